@@ -1,0 +1,1 @@
+"""The ``phasebench`` command line: one small module per group of commands."""

@@ -1,0 +1,95 @@
+"""``phasebench list`` and ``phasebench plugins``: what is installed. Never imports torch."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from phasebench.cli.app import app
+from phasebench.cli.loading import load_components
+from phasebench.errors import UsageError
+from phasebench.registry import KINDS, unknown_name_message
+
+
+def _kind(value: str) -> str:
+    """Accept 'model' or 'models'."""
+    kind = value.lower().removesuffix("s") if value.lower() not in KINDS else value.lower()
+    if kind not in KINDS:
+        raise UsageError(unknown_name_message("kind", value, list(KINDS)))
+    return kind
+
+
+def _format_defaults(defaults: dict) -> str:
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in defaults.items())
+
+
+@app.command("list")
+def list_components(
+    kind: Annotated[
+        str | None,
+        typer.Argument(help=f"Only this kind: {', '.join(KINDS)}.", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the registered components: name, description, options, plugin, version."""
+    components = load_components(warn=not as_json)
+    kinds = [_kind(kind)] if kind else list(KINDS)
+    rows = [reg for k in kinds for reg in components.registry(k)]
+    if as_json:
+        typer.echo(json.dumps([reg.describe() for reg in rows], indent=2))
+        return
+    table = Table(title="phasebench components", show_lines=False)
+    for column in ("kind", "name", "description", "options (defaults)", "plugin", "version"):
+        table.add_column(column, overflow="fold")
+    for reg in rows:
+        table.add_row(
+            reg.kind, reg.name, reg.description, _format_defaults(dict(reg.defaults)),
+            reg.plugin, reg.version,
+        )
+    Console().print(table)
+
+
+@app.command("plugins")
+def list_plugins(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show the loaded plugins, the hooks each implements, and any that failed to load."""
+    components = load_components(warn=False)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "plugins": [
+                        {
+                            "name": p.name, "distribution": p.distribution, "version": p.version,
+                            "hooks": list(p.hooks), "builtin": p.builtin,
+                        }
+                        for p in components.plugins
+                    ],
+                    "failures": [
+                        {"name": f.name, "distribution": f.distribution, "error": f.error}
+                        for f in components.failures
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    console = Console()
+    table = Table(title="loaded plugins")
+    for column in ("plugin", "distribution", "version", "hooks", "built-in"):
+        table.add_column(column, overflow="fold")
+    for p in components.plugins:
+        table.add_row(p.name, p.distribution, p.version, ", ".join(p.hooks), "yes" if p.builtin else "")
+    console.print(table)
+    if components.failures:
+        failed = Table(title="plugins that failed to load", style="red")
+        for column in ("plugin", "distribution", "error"):
+            failed.add_column(column, overflow="fold")
+        for f in components.failures:
+            failed.add_row(f.name, f.distribution, f.error)
+        console.print(failed)

@@ -1,0 +1,210 @@
+"""Loading plugins: entry points in the ``phasebench`` group, built-ins included.
+
+The built-in plugins are entry points of the ``phasebench`` distribution itself, loaded by the
+same code as any third-party package. Loading is robust:
+
+- a plugin that fails to import, or whose hook raises, is recorded (name, distribution, error)
+  and the others keep working; ``PHASEBENCH_STRICT_PLUGINS=1`` makes that an error;
+- two plugins registering the same component name is an error naming both;
+- ``PHASEBENCH_DISABLE_PLUGINS=a,b`` blocks plugins by entry-point name;
+- ``PHASEBENCH_LOAD_PLUGINS=a,b`` loads only those (besides the built-ins); set but empty, only
+  the built-ins load.
+
+Nothing here imports torch: plugins register lazy ``"module:attr"`` references.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from phasebench import hookspecs
+from phasebench.errors import PluginError
+from phasebench.registry import KINDS, Registration, Registry, parse_defaults
+
+ENTRY_POINT_GROUP = "phasebench"
+BUILTIN_DISTRIBUTION = "phasebench"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    distribution: str
+    version: str
+    hooks: tuple[str, ...]
+    builtin: bool
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    name: str
+    distribution: str
+    error: str
+
+    def line(self) -> str:
+        return f"plugin {self.name!r} ({self.distribution or 'no distribution'}) failed: {self.error}"
+
+
+@dataclass
+class Components:
+    """Everything the loaded plugins registered, plus what failed to load."""
+
+    registries: dict[str, Registry] = field(
+        default_factory=lambda: {kind: Registry(kind) for kind in KINDS}
+    )
+    plugins: list[PluginInfo] = field(default_factory=list)
+    failures: list[PluginFailure] = field(default_factory=list)
+
+    def registry(self, kind: str) -> Registry:
+        return self.registries[kind]
+
+    def get(self, kind: str, name: str) -> Registration:
+        return self.registries[kind].get(name)
+
+    def load(self, kind: str, name: str) -> Any:
+        return self.get(kind, name).load()
+
+
+def _names(value: str | None) -> set[str] | None:
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def _entry_points() -> Iterable[metadata.EntryPoint]:
+    return metadata.entry_points(group=ENTRY_POINT_GROUP)
+
+
+def _dist_of(ep: metadata.EntryPoint) -> tuple[str, str]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "", ""
+    return dist.metadata["Name"] or "", dist.version or ""
+
+
+def load_components(
+    env: Mapping[str, str] | None = None,
+    extra_plugins: Iterable[tuple[str, object]] = (),
+) -> Components:
+    """Load every plugin and collect its registrations.
+
+    ``extra_plugins`` are (name, plugin object) pairs registered as if they came from an entry
+    point of an unnamed distribution: tests and notebooks use it.
+    """
+    env = os.environ if env is None else env
+    strict = env.get("PHASEBENCH_STRICT_PLUGINS", "") not in ("", "0")
+    disabled = _names(env.get("PHASEBENCH_DISABLE_PLUGINS")) or set()
+    load_only = _names(env.get("PHASEBENCH_LOAD_PLUGINS"))
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    components = Components()
+    origin: dict[str, tuple[str, str]] = {}
+
+    def fail(name: str, dist: str, error: str) -> None:
+        failure = PluginFailure(name, dist, error)
+        if strict:
+            raise PluginError(failure.line() + " (PHASEBENCH_STRICT_PLUGINS=1)")
+        components.failures.append(failure)
+
+    candidates: list[tuple[str, str, str, Callable[[], object]]] = [
+        (ep.name, *_dist_of(ep), ep.load) for ep in _entry_points()
+    ]
+    candidates += [(name, "", "", (lambda obj=obj: obj)) for name, obj in extra_plugins]
+
+    for name, dist, version, load in candidates:
+        builtin = dist == BUILTIN_DISTRIBUTION
+        if name in disabled or (load_only is not None and not builtin and name not in load_only):
+            continue
+        if name in origin:
+            fail(name, dist, f"plugin name already used by distribution {origin[name][0]!r}")
+            continue
+        try:
+            plugin = load()
+            pm.register(plugin, name=name)
+            _check_hooks(pm, name)
+        except Exception as exc:  # a broken plugin must not take the host down
+            if pm.get_plugin(name) is not None:
+                pm.unregister(name=name)
+            fail(name, dist, f"{type(exc).__name__}: {exc}")
+            continue
+        origin[name] = (dist, version)
+
+    for kind, hook_name in KINDS.items():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            dist, version = origin[impl.plugin_name]
+            register = _registrar(components.registries[kind], impl.plugin_name, dist, version)
+            try:
+                impl.function(register=register)
+            except PluginError:
+                raise
+            except Exception as exc:
+                fail(impl.plugin_name, dist, f"{hook_name} raised {type(exc).__name__}: {exc}")
+
+    failed = {f.name for f in components.failures}
+    for name, (dist, version) in origin.items():
+        if name in failed:
+            continue
+        hooks = tuple(sorted(impl.name for impl in pm.get_hookcallers(pm.get_plugin(name)) or []))
+        components.plugins.append(
+            PluginInfo(name, dist, version, hooks, builtin=dist == BUILTIN_DISTRIBUTION)
+        )
+    return components
+
+
+def _check_hooks(pm: pluggy.PluginManager, name: str) -> None:
+    """A hook implementation whose name matches no spec is a typo: refuse the plugin."""
+    plugin = pm.get_plugin(name)
+    for attr in dir(plugin):
+        if pm.parse_hookimpl_opts(plugin, attr) is not None and not hasattr(hookspecs, attr):
+            raise PluginError(f"unknown hook {attr!r}; the hooks are: {', '.join(KINDS.values())}")
+
+
+def _registrar(registry: Registry, plugin: str, dist: str, version: str) -> Callable[..., None]:
+    def register(
+        name: str,
+        component: Any,
+        description: str = "",
+        defaults: Mapping[str, Any] | None = None,
+    ) -> None:
+        where = f"plugin {plugin!r} registering {registry.kind} {name!r}"
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin {plugin!r}: a {registry.kind} name must be a non-empty string")
+        if isinstance(component, str) and ":" not in component:
+            raise PluginError(f"{where}: a lazy reference must look like 'package.module:attr'")
+        registry.add(
+            Registration(
+                kind=registry.kind,
+                name=name,
+                description=description.strip().splitlines()[0] if description.strip() else "",
+                target=component,
+                defaults=parse_defaults(defaults, where),
+                plugin=plugin,
+                distribution=dist,
+                version=version,
+            )
+        )
+
+    return register
+
+
+_cached: Components | None = None
+
+
+def components() -> Components:
+    """The process-wide components, loaded on first use (``reset()`` forgets them)."""
+    global _cached
+    if _cached is None:
+        _cached = load_components()
+    return _cached
+
+
+def reset() -> None:
+    """Forget the loaded components (tests, and after installing a plugin in-process)."""
+    global _cached
+    _cached = None

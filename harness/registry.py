@@ -1,0 +1,144 @@
+"""Registries: a name a user types maps to a component, its description and its defaults.
+
+The host owns the registries; plugins only call ``register``. Lookups of unknown names fail with
+one line saying what is unknown, the closest names and what is available.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from phasebench.errors import PluginError, UnknownComponentError, UsageError
+
+#: The kinds of component, in the order ``phasebench list`` shows them, with their hook names.
+KINDS: dict[str, str] = {
+    "model": "register_models",
+    "dataset": "register_datasets",
+    "initialization": "register_initializations",
+    "loss": "register_losses",
+    "optimizer": "register_optimizers",
+    "estimator": "register_estimators",
+    "executor": "register_executors",
+}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One registered component: what ``phasebench list`` shows and what lookups return."""
+
+    kind: str
+    name: str
+    description: str
+    target: Any  # the component, or a lazy "module:attr" reference
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    plugin: str = ""
+    distribution: str = ""
+    version: str = ""
+
+    def load(self) -> Any:
+        """The component itself, importing a lazy ``"module:attr"`` reference on first use."""
+        if not isinstance(self.target, str):
+            return self.target
+        module_name, _, attr = self.target.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(
+                f"{self.kind} {self.name!r} from plugin {self.plugin!r} points at "
+                f"{self.target!r}, which cannot be loaded ({type(exc).__name__}: {exc}); "
+                f"fix or reinstall {self.distribution or self.plugin}"
+            ) from exc
+        return obj
+
+    def options(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The defaults updated with ``given``; an option the component does not take is an error."""
+        given = dict(given or {})
+        unknown = sorted(set(given) - set(self.defaults))
+        if unknown:
+            known = ", ".join(sorted(self.defaults)) or "none"
+            raise UsageError(
+                f"{self.kind} {self.name!r} has no option {', '.join(map(repr, unknown))}; "
+                f"its options are: {known}"
+            )
+        return {**self.defaults, **given}
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able summary (what ``phasebench list --json`` prints)."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "description": self.description,
+            "defaults": dict(self.defaults),
+            "plugin": self.plugin,
+            "distribution": self.distribution,
+            "version": self.version,
+        }
+
+
+class Registry:
+    """The components of one kind, keyed by name."""
+
+    def __init__(self, kind: str) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        self.kind = kind
+        self._entries: dict[str, Registration] = {}
+
+    def add(self, registration: Registration) -> None:
+        existing = self._entries.get(registration.name)
+        if existing is not None:
+            raise PluginError(
+                f"{self.kind} {registration.name!r} is registered twice: by plugin "
+                f"{existing.plugin!r} ({existing.distribution or 'unknown distribution'}) and by "
+                f"plugin {registration.plugin!r} "
+                f"({registration.distribution or 'unknown distribution'}); "
+                "uninstall or disable one of them (PHASEBENCH_DISABLE_PLUGINS)"
+            )
+        self._entries[registration.name] = registration
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Registration]:
+        return iter(sorted(self._entries.values(), key=lambda r: r.name))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def get(self, name: str) -> Registration:
+        """The registration called ``name``; an unknown name is a one-line UnknownComponentError."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownComponentError(unknown_name_message(self.kind, name, self.names())) from None
+
+
+def unknown_name_message(kind: str, name: str, available: list[str]) -> str:
+    """``unknown model 'rsenet'; did you mean 'resnet'? available: fcn, myrtle, resnet, uv``."""
+    close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    listing = ", ".join(available) if available else "none (is a plugin missing?)"
+    return f"unknown {kind} {name!r}{hint} available: {listing}"
+
+
+def parse_defaults(defaults: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+    """Check that defaults are a JSON-able mapping of option names (they are shown and hashed)."""
+    if defaults is None:
+        return {}
+    if not isinstance(defaults, Mapping):
+        raise PluginError(f"{where}: defaults must be a mapping, got {type(defaults).__name__}")
+    try:
+        json.dumps(dict(defaults))
+    except TypeError as exc:
+        raise PluginError(f"{where}: defaults must be JSON-serializable ({exc})") from exc
+    return dict(defaults)

@@ -1,0 +1,1 @@
+"""Built-in datasets (registrations are added by the datasets issue)."""

@@ -1,0 +1,1 @@
+"""Built-in estimators (registrations are added by the estimators issue)."""

@@ -1,0 +1,1 @@
+"""Built-in executors (registrations are added by the executors issue)."""

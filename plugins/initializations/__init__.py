@@ -1,0 +1,1 @@
+"""Built-in initializations (registrations are added by the initializations issue)."""

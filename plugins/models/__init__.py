@@ -1,0 +1,1 @@
+"""Built-in models (registrations are added by the models issue)."""

@@ -1,0 +1,1 @@
+"""Built-in optimizers (registrations are added by the optimizers issue)."""
