@@ -47,7 +47,9 @@ class PluginFailure:
     error: str
 
     def line(self) -> str:
-        return f"plugin {self.name!r} ({self.distribution or 'no distribution'}) failed: {self.error}"
+        return (
+            f"plugin {self.name!r} ({self.distribution or 'no distribution'}) failed: {self.error}"
+        )
 
 
 @dataclass
@@ -174,7 +176,9 @@ def _registrar(registry: Registry, plugin: str, dist: str, version: str) -> Call
     ) -> None:
         where = f"plugin {plugin!r} registering {registry.kind} {name!r}"
         if not isinstance(name, str) or not name:
-            raise PluginError(f"plugin {plugin!r}: a {registry.kind} name must be a non-empty string")
+            raise PluginError(
+                f"plugin {plugin!r}: a {registry.kind} name must be a non-empty string"
+            )
         if isinstance(component, str) and ":" not in component:
             raise PluginError(f"{where}: a lazy reference must look like 'package.module:attr'")
         registry.add(

@@ -58,7 +58,7 @@ class Registration:
         return obj
 
     def options(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The defaults updated with ``given``; an option the component does not take is an error."""
+        """The defaults updated with ``given``; an option the component lacks is an error."""
         given = dict(given or {})
         unknown = sorted(set(given) - set(self.defaults))
         if unknown:
@@ -120,7 +120,9 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            raise UnknownComponentError(unknown_name_message(self.kind, name, self.names())) from None
+            raise UnknownComponentError(
+                unknown_name_message(self.kind, name, self.names())
+            ) from None
 
 
 def unknown_name_message(kind: str, name: str, available: list[str]) -> str:

@@ -14,10 +14,12 @@ from phasebench.cli.loading import load_components
 from phasebench.errors import UsageError
 from phasebench.registry import KINDS, unknown_name_message
 
+_PLURALS = {kind + ("es" if kind.endswith("s") else "s"): kind for kind in KINDS}
+
 
 def _kind(value: str) -> str:
-    """Accept 'model' or 'models'."""
-    kind = value.lower().removesuffix("s") if value.lower() not in KINDS else value.lower()
+    """Accept 'model' or 'models', 'loss' or 'losses'."""
+    kind = _PLURALS.get(value.lower(), value.lower())
     if kind not in KINDS:
         raise UsageError(unknown_name_message("kind", value, list(KINDS)))
     return kind
@@ -47,8 +49,12 @@ def list_components(
         table.add_column(column, overflow="fold")
     for reg in rows:
         table.add_row(
-            reg.kind, reg.name, reg.description, _format_defaults(dict(reg.defaults)),
-            reg.plugin, reg.version,
+            reg.kind,
+            reg.name,
+            reg.description,
+            _format_defaults(dict(reg.defaults)),
+            reg.plugin,
+            reg.version,
         )
     Console().print(table)
 
@@ -65,8 +71,11 @@ def list_plugins(
                 {
                     "plugins": [
                         {
-                            "name": p.name, "distribution": p.distribution, "version": p.version,
-                            "hooks": list(p.hooks), "builtin": p.builtin,
+                            "name": p.name,
+                            "distribution": p.distribution,
+                            "version": p.version,
+                            "hooks": list(p.hooks),
+                            "builtin": p.builtin,
                         }
                         for p in components.plugins
                     ],
@@ -84,7 +93,9 @@ def list_plugins(
     for column in ("plugin", "distribution", "version", "hooks", "built-in"):
         table.add_column(column, overflow="fold")
     for p in components.plugins:
-        table.add_row(p.name, p.distribution, p.version, ", ".join(p.hooks), "yes" if p.builtin else "")
+        table.add_row(
+            p.name, p.distribution, p.version, ", ".join(p.hooks), "yes" if p.builtin else ""
+        )
     console.print(table)
     if components.failures:
         failed = Table(title="plugins that failed to load", style="red")
