@@ -1,1 +1,44 @@
-"""Built-in models (registrations are added by the models issue)."""
+"""Built-in models: the paper's fcn, Myrtle CNNs, ResNets, and the uv model of the catapult theory.
+
+Each model is ``build(input_shape, num_outputs, **options) -> nn.Module`` (see
+``phasebench.hookspecs.register_models``). The built-in models follow one convention that the
+built-in initializations rely on, and that a third-party model can follow too:
+
+- the weights live in ``nn.Linear`` / ``nn.ConvNd`` layers ("weight layers"); other parameters
+  only in normalization layers;
+- the output layer is the weight layer registered LAST (``model.modules()`` order);
+- a layer may declare the fan-in its initialization should use in an ``init_fan_in`` attribute
+  (the uv model does: its forward already divides by sqrt(n)).
+
+Registrations are lazy references, so listing them never imports torch.
+"""
+
+from phasebench import hookimpl
+
+
+@hookimpl
+def register_models(register):
+    register(
+        "fcn",
+        "phasebench_builtins.models.fcn:build",
+        description="fully connected: depth Dense layers (depth-1 hidden of width, then output)",
+        defaults={"depth": 8, "width": 512, "activation": "relu", "bias": False},
+    )
+    register(
+        "myrtle",
+        "phasebench_builtins.models.myrtle:build",
+        description="Myrtle CNN, depth 5|7|10: 3x3 convs of width channels, avg pooling, no bias",
+        defaults={"depth": 5, "width": 64},
+    )
+    register(
+        "resnet",
+        "phasebench_builtins.models.resnet:build",
+        description="ResNet-18/34 of base width channels; normalization removed by default",
+        defaults={"depth": 18, "width": 16, "norm": "none", "bias": False},
+    )
+    register(
+        "uv",
+        "phasebench_builtins.models.uv:build",
+        description="catapult-theory uv model f = v^T u x / sqrt(n), x projected to a scalar",
+        defaults={"width": 512, "projection_seed": 0},
+    )

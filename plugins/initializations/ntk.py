@@ -1,0 +1,37 @@
+"""The NTK parametrization: weights N(0, 1), each layer's input times sqrt(variance / fan_in).
+
+A weight layer computes ``W (m x) + b`` with ``m = sqrt(hidden_variance / fan_in)`` for hidden
+layers and ``sqrt(last_variance / fan_in)`` for the output layer, so at initialization the
+network has the same distribution as ``he`` (defaults 2 and 1), while gradients scale as in
+the NTK parametrization. The multiplier is a forward pre-hook on the layer (``layers.InputScale``):
+the parameters stay plain tensors, and ``torch.func.functional_call`` runs the hooks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from phasebench.errors import UsageError
+from phasebench_builtins.initializations.layers import add_input_scale, draw_layers, fan_in
+
+
+def ntk(
+    model: nn.Module,
+    generator: torch.Generator,
+    hidden_variance: float = 2.0,
+    last_variance: float = 1.0,
+) -> nn.Module:
+    """Draw every weight N(0, 1) and install the per-layer input multipliers."""
+    for name, value in (("hidden_variance", hidden_variance), ("last_variance", last_variance)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise UsageError(
+                f"initialization 'ntk': {name} must be a positive number, got {value!r}"
+            )
+    layers = draw_layers(model, generator, lambda layer, last: 1.0, "ntk")
+    for index, layer in enumerate(layers):
+        variance = last_variance if index == len(layers) - 1 else hidden_variance
+        add_input_scale(layer, math.sqrt(variance / fan_in(layer)))
+    return model

@@ -1,0 +1,40 @@
+"""The paper's fully connected network: ``depth`` Dense layers, biases off by default.
+
+``depth - 1`` hidden layers of ``width`` units with an activation after each, then the output
+layer (no activation). Inputs of any shape are flattened, as in the authors' code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import nn
+
+from phasebench_builtins.models.options import choice, example_shape, flag, positive_int
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity}
+
+
+def build(
+    input_shape: Sequence[int],
+    num_outputs: int,
+    depth: int = 8,
+    width: int = 512,
+    activation: str = "relu",
+    bias: bool = False,
+) -> nn.Sequential:
+    """``Flatten, Linear, act, ..., Linear``: ``depth`` Linear layers, the last one the output."""
+    shape = example_shape("fcn", input_shape)
+    num_outputs = positive_int("fcn", "num_outputs", num_outputs)
+    depth = positive_int("fcn", "depth", depth)
+    width = positive_int("fcn", "width", width)
+    choice("fcn", "activation", activation, list(ACTIVATIONS))
+    bias = flag("fcn", "bias", bias)
+    layers: list[nn.Module] = [nn.Flatten()]
+    fan_in = math.prod(shape)
+    for _ in range(depth - 1):
+        layers += [nn.Linear(fan_in, width, bias=bias), ACTIVATIONS[activation]()]
+        fan_in = width
+    layers.append(nn.Linear(fan_in, num_outputs, bias=bias))
+    return nn.Sequential(*layers)

@@ -1,0 +1,34 @@
+"""Adam, as ``torch.optim.Adam`` without weight decay."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import torch
+
+from phasebench.errors import UsageError
+from phasebench_builtins.optimizers.checks import learning_rate, unit_interval
+
+
+def adam(
+    params: Iterable[torch.Tensor],
+    lr: float,
+    betas: Sequence[float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> torch.optim.Adam:
+    """Adam(lr, betas=(beta1, beta2), eps)."""
+    if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
+        raise UsageError(
+            f"optimizer 'adam': betas must be two numbers [beta1, beta2], got {betas!r}"
+        )
+    beta1 = unit_interval("adam", "betas[0]", betas[0])
+    beta2 = unit_interval("adam", "betas[1]", betas[1])
+    if (
+        isinstance(eps, bool)
+        or not isinstance(eps, (int, float))
+        or not (math.isfinite(eps) and eps > 0)
+    ):
+        raise UsageError(f"optimizer 'adam': eps must be > 0, got {eps!r}")
+    lr = learning_rate("adam", lr)
+    return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), eps=float(eps))
