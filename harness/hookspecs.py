@@ -40,8 +40,19 @@ def register_datasets(register):
 
     A dataset component is a callable ``load(split, data_dir=None, **options) -> Split`` with
     ``split`` in {"train", "test"}, returning a ``phasebench.data.Split`` (float inputs of shape
-    (N, C, H, W) or (N, D), int64 labels of shape (N,), ``num_classes``). Missing or corrupt
-    files raise ``phasebench.errors.DataError``.
+    (N, C, H, W) or (N, D), int64 labels of shape (N,), ``num_classes``). Labels are class
+    indices: the loss encodes them (one-hot for MSE). ``data_dir`` (from ``--data-dir``) is where
+    to look first. Missing, corrupt or checksum-failing files raise
+    ``phasebench.errors.DataError`` with one line naming the file and the fix.
+
+    A dataset read from files may also offer, for ``phasebench data status`` and ``fetch``:
+
+    - ``locate(data_dir=None) -> list[tuple[str, Path | None]]``: each file it needs and where it
+      was found (None: not found);
+    - ``fetch(data_dir=None, progress=True) -> list[Path]``: download what is missing (into
+      ``data_dir``, else the user cache), verified by checksum, leaving no partial file.
+
+    A component without them (a synthetic dataset) has no files.
     """
 
 
@@ -83,7 +94,11 @@ def register_estimators(register):
     ``estimate(operator, k=1, warm_start=None, generator=None, return_vectors=False, **options)
     -> phasebench.hessian.SharpnessResult`` where ``operator`` is a
     ``phasebench.hessian.HessianOperator`` (a symmetric linear operator v -> Hv over the flattened
-    parameters, counting its products).
+    parameters, counting its products). ``warm_start`` is None or unit vectors (n,) / (j, n), the
+    previous result's ``eigenvectors``; ``generator`` seeds any random start. The result carries
+    the k eigenvalues best first, the (k, n) vectors when ``return_vectors``, the products used,
+    whether the stopping rule was met, the residuals ||Hv - lambda v|| and the wall time. Raise
+    ``phasebench.errors.UsageError`` (one line) for k > n or a problem it refuses.
     """
 
 
@@ -91,7 +106,18 @@ def register_estimators(register):
 def register_executors(register):
     """Register executors: what runs many probe tasks (in this process, processes, a cluster).
 
-    An executor component is a callable ``make(**options) -> executor`` where the executor is a
-    context manager with ``submit_all(fn, tasks) -> iterator of (task, outcome)`` that yields
-    each task's outcome as it finishes. Tasks are plain picklable configurations, never models.
+    An executor component is a callable ``make(**options) -> executor`` (bad options: a one-line
+    ``UsageError``, e.g. ``workers=0``). The executor is a context manager (workers start on
+    enter and stop on exit) with
+    ``submit_all(fn, tasks) -> Iterator[phasebench.execution.Outcome]``: it runs ``fn(task)``
+    for every task and yields one ``Outcome`` per task AS IT FINISHES, in any order. ``fn`` is
+    a top-level function of an importable module (it is pickled by reference); tasks are plain
+    picklable configurations, never models. An ``Outcome`` holds ``index`` (the task's
+    position in ``tasks``), ``task``, ``ok``, ``value`` (what ``fn`` returned) or ``error`` (a
+    ``TaskError``: type, message, traceback text) and ``attempts``. An attempt that raises, or
+    whose worker process dies, is charged to its task and retried until the task has used
+    ``retries + 1`` attempts (option ``retries``); then the task is reported failed and the
+    other tasks continue. ``executor.in_flight`` counts attempts submitted and not finished.
+    Workers run torch on one thread. ``phasebench.execution`` holds the shared types and the
+    retry bookkeeping (``RetryLedger``, ``call_in_worker``).
     """

@@ -1,0 +1,186 @@
+"""The ``process`` executor: N worker processes on this machine, one torch thread each.
+
+Built on ``concurrent.futures.ProcessPoolExecutor`` with the ``spawn`` (default) or
+``forkserver`` start method; ``fork`` is refused because forking a process that already runs
+torch threads can deadlock.
+
+Scheduling and failures:
+
+- at most ``workers`` attempts are in flight at once, so every submitted attempt is running on
+  a worker (none waits in the pool's queue) and a dead worker can only have hit those;
+- a task that raises is resubmitted until it has used ``retries + 1`` attempts;
+- a worker that dies (SIGKILL, ``os._exit``, the OOM killer) breaks the whole pool: every
+  future still pending fails with ``BrokenProcessPool`` and the pool cannot tell which task
+  killed it. The policy: every task in flight at that moment is charged one attempt (error
+  ``WorkerDied``), a fresh pool is started and those with attempts left are resubmitted. An
+  innocent task running next to a killer can so lose an attempt; it only fails if it was in
+  flight at ``retries + 1`` deaths.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from phasebench.errors import UsageError
+from phasebench.execution import (
+    DEFAULT_RETRIES,
+    Captured,
+    Outcome,
+    RetryLedger,
+    TaskError,
+    call_in_worker,
+    check_picklable,
+    check_retries,
+    check_workers,
+    init_worker,
+    killed_worker_error,
+)
+
+START_METHODS = ("spawn", "forkserver")
+
+
+class ProcessExecutor:
+    """A pool of ``workers`` processes, recreated whenever a worker dies."""
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        retries: int = DEFAULT_RETRIES,
+        start_method: str = "spawn",
+    ) -> None:
+        self.workers = check_workers(workers, "process")
+        self.retries = check_retries(retries)
+        if start_method not in START_METHODS:
+            raise UsageError(
+                f"executor 'process': start_method must be one of {', '.join(START_METHODS)}, "
+                f"got {start_method!r}"
+            )
+        self.start_method = start_method
+        self.pools_started = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._running: dict[Future[Captured], int] = {}
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    def __enter__(self) -> ProcessExecutor:
+        self._start_pool()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop_pool()
+
+    def _start_pool(self) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context(self.start_method),
+            initializer=init_worker,
+        )
+        self.pools_started += 1
+
+    def _stop_pool(self, terminate: bool = False) -> None:
+        """Shut the pool down; with ``terminate``, kill its workers first (they may be busy)."""
+        if self._pool is None:
+            return
+        if terminate:
+            # ProcessPoolExecutor has no public way to stop running calls before Python 3.14.
+            for worker in list(getattr(self._pool, "_processes", {}).values()):
+                worker.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+
+    def submit_all(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Outcome]:
+        """Run ``fn(task)`` on the workers; yield each task's Outcome as it finishes.
+
+        Call inside ``with``. Closing the iterator early (``close()``, an exception, Ctrl-C)
+        terminates the workers that still run attempts; the executor can be used again.
+        """
+        if self._pool is None:
+            raise RuntimeError("use the process executor inside 'with': with make() as ex: ...")
+        check_picklable(fn, "process")
+        ledger = RetryLedger(list(tasks), self.retries)
+        waiting = deque(range(len(ledger.tasks)))
+        running = self._running
+        try:
+            self._refill(fn, ledger, waiting)
+            while running:
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                    # The pool is dead: every pending future fails at once; collect them all.
+                    done, _ = wait(list(running))
+                finished: list[Outcome] = []
+                casualties: list[int] = []
+                for future in done:
+                    index = running.pop(future)
+                    exc = future.exception()
+                    if isinstance(exc, BrokenProcessPool):
+                        casualties.append(index)
+                        continue
+                    if exc is None:
+                        captured = future.result()
+                    else:  # the attempt never ran fn: pickling, an unimportable module...
+                        captured = Captured(ok=False, error=TaskError.from_exception(exc))
+                    self._settle(ledger, index, captured, waiting, finished)
+                if casualties:
+                    error = killed_worker_error(
+                        "a worker process died (killed by a signal, os._exit or out of memory) "
+                        f"while this task was one of {len(casualties)} in flight; each was "
+                        "charged one attempt"
+                    )
+                    for index in casualties:
+                        self._settle(ledger, index, Captured(False, error=error), waiting, finished)
+                    self._restart_pool()
+                self._refill(fn, ledger, waiting)  # before yielding: workers stay busy
+                yield from finished
+        finally:
+            if running:  # closed early (an error, Ctrl-C, the caller stopped): stop the work
+                running.clear()
+                self._stop_pool(terminate=True)
+                self._start_pool()
+
+    def _refill(self, fn: Callable[[Any], Any], ledger: RetryLedger, waiting: deque[int]) -> None:
+        """Submit waiting tasks until ``workers`` attempts are in flight."""
+        while waiting and len(self._running) < self.workers:
+            assert self._pool is not None
+            index = waiting[0]
+            try:
+                future = self._pool.submit(call_in_worker, fn, ledger.tasks[index])
+            except BrokenProcessPool:
+                if self._running:  # their futures fail too; the wait loop restarts the pool
+                    return
+                self._restart_pool()
+                continue
+            waiting.popleft()
+            ledger.start(index)
+            self._running[future] = index
+
+    def _restart_pool(self) -> None:
+        self._stop_pool()
+        self._start_pool()
+
+    @staticmethod
+    def _settle(
+        ledger: RetryLedger,
+        index: int,
+        captured: Captured,
+        waiting: deque[int],
+        finished: list[Outcome],
+    ) -> None:
+        outcome = ledger.resolve(index, captured)
+        if outcome is None:
+            waiting.append(index)
+        else:
+            finished.append(outcome)
+
+
+def make(
+    workers: int | None = None, retries: int = DEFAULT_RETRIES, start_method: str = "spawn"
+) -> ProcessExecutor:
+    """A :class:`ProcessExecutor` (the ``process`` executor component); ``workers`` None: cores."""
+    return ProcessExecutor(workers=workers, retries=retries, start_method=start_method)

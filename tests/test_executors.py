@@ -1,0 +1,242 @@
+"""The built-in executors: same results everywhere, retries, dead workers, bad input."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import executor_tasks
+import pytest
+
+from phasebench.errors import UsageError
+from phasebench.execution import Outcome
+from phasebench.plugins import load_components
+from phasebench_builtins.executors import dask as dask_executor
+from phasebench_builtins.executors import local, process, slurm
+
+TESTS_DIR = str(Path(__file__).parent)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tests_importable_by_workers() -> Iterator[None]:
+    """Spawned workers import executor_tasks: put tests/ on their PYTHONPATH."""
+    with pytest.MonkeyPatch.context() as mp:
+        old = os.environ.get("PYTHONPATH")
+        mp.setenv("PYTHONPATH", TESTS_DIR + (os.pathsep + old if old else ""))
+        mp.syspath_prepend(TESTS_DIR)
+        yield
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tests_importable_by_workers: None) -> Iterator[dask_executor.DaskExecutor]:
+    """One 2-worker LocalCluster on loopback for the module, started by the dask executor."""
+    with dask_executor.make(workers=2) as executor:
+        yield executor
+
+
+@pytest.fixture
+def dask_address(dask_cluster: dask_executor.DaskExecutor) -> str:
+    return dask_cluster.cluster.scheduler_address
+
+
+def run_all(executor, fn, tasks) -> list[Outcome]:
+    with executor:
+        outcomes = list(executor.submit_all(fn, tasks))
+    assert sorted(o.index for o in outcomes) == list(range(len(tasks)))
+    return sorted(outcomes, key=lambda o: o.index)
+
+
+def executors(kind: str, address: str | None, **options):
+    if kind == "local":
+        return local.make(**options)
+    if kind == "process":
+        return process.make(workers=2, **options)
+    return dask_executor.make(scheduler=address, **options)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_registered_with_lazy_references_and_matching_defaults():
+    registry = load_components(env={}).registry("executor")
+    assert {"local", "process", "dask"} <= set(registry.names())
+    for name in ("local", "process", "dask"):
+        registration = registry.get(name)
+        assert isinstance(registration.target, str)
+        make = registration.load()
+        parameters = inspect.signature(make).parameters
+        assert {k: p.default for k, p in parameters.items()} == dict(registration.defaults)
+
+
+def test_same_tasks_same_results_on_every_executor(dask_address):
+    tasks = [{"seed": seed, "n": 24} for seed in range(6)]
+    results = {}
+    for kind in ("local", "process", "dask"):
+        outcomes = run_all(executors(kind, dask_address), executor_tasks.matmul_sum, tasks)
+        assert all(o.ok and o.attempts == 1 and o.error is None for o in outcomes)
+        assert [o.task for o in outcomes] == tasks
+        assert all(o.value["threads"] == 1 for o in outcomes), kind
+        results[kind] = [o.value for o in outcomes]
+    assert results["process"] == results["local"]
+    assert results["dask"] == results["local"]
+
+
+def test_local_restores_the_thread_count():
+    import torch
+
+    before = torch.get_num_threads()
+    run_all(local.make(), executor_tasks.matmul_sum, [{"seed": 0, "n": 4}])
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("kind", ["process", "dask"])
+def test_outcomes_arrive_as_tasks_finish(kind, dask_address):
+    # One slow task and five quick ones on two workers: the quick ones finish first.
+    tasks = [{"x": 0, "sleep": 1.5}] + [{"x": x} for x in range(1, 6)]
+    executor = executors(kind, dask_address)
+    with executor:
+        order = [o.index for o in executor.submit_all(executor_tasks.square, tasks)]
+    assert sorted(order) == list(range(6))
+    assert order[-1] == 0
+
+
+@pytest.mark.parametrize("kind", ["local", "process", "dask"])
+def test_task_that_always_raises_is_failed_and_the_rest_complete(kind, dask_address):
+    tasks = [{"x": x} for x in range(6)]
+    outcomes = run_all(
+        executors(kind, dask_address, retries=1), executor_tasks.raise_on_three, tasks
+    )
+    failed = outcomes[3]
+    assert not failed.ok and failed.value is None and failed.attempts == 2
+    assert failed.error.type == "ValueError"
+    assert failed.error.message == "x=3 is not allowed"
+    assert "raise_on_three" in failed.error.traceback
+    assert failed.error.line() == "ValueError: x=3 is not allowed"
+    rest = [o for o in outcomes if o.index != 3]
+    assert all(o.ok and o.attempts == 1 for o in rest)
+    assert [o.value for o in rest] == [x * x for x in range(6) if x != 3]
+
+
+@pytest.mark.parametrize("kind, how", [("process", "kill"), ("process", "exit"), ("dask", "kill")])
+def test_killed_worker_is_retried_and_the_run_completes(kind, how, tmp_path, dask_address):
+    tasks = [{"x": x} for x in range(5)]
+    tasks[2] = {"x": 2, "marker": str(tmp_path / "attempted"), "how": how}
+    executor = executors(kind, dask_address)
+    outcomes = run_all(executor, executor_tasks.die_once, tasks)
+    assert (tmp_path / "attempted").exists()
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    assert [o.value for o in outcomes] == [x * x for x in range(5)]
+    assert outcomes[2].attempts == 2
+    if kind == "process":
+        assert executor.pools_started == 2
+
+
+def test_closing_early_stops_the_running_attempts():
+    executor = process.make(workers=2)
+    start = time.monotonic()
+    with executor:
+        outcomes = executor.submit_all(executor_tasks.square, [{"x": 2}, {"x": 3, "sleep": 60}])
+        assert next(outcomes).value == 4
+        outcomes.close()
+        assert executor.in_flight == 0
+        again = list(executor.submit_all(executor_tasks.square, [{"x": 5}]))
+        assert again[0].value == 25
+    assert time.monotonic() - start < 20
+
+
+@pytest.mark.parametrize("kind", ["process", "dask"])
+def test_task_whose_worker_always_dies_fails_after_the_retries(kind, dask_address):
+    tasks = [{"x": 1}, {"x": -1}, {"x": 2}]
+    executor = executors(kind, dask_address, retries=1)
+    outcomes = run_all(executor, executor_tasks.die_if_negative, tasks)
+    assert [o.value for o in outcomes if o.ok] == [1, 4]
+    dead = outcomes[1]
+    assert not dead.ok and dead.attempts == 2
+    assert dead.error.type == "WorkerDied"
+
+
+@pytest.mark.parametrize("make", [process.make, dask_executor.make])
+def test_zero_workers_is_a_usage_error(make):
+    with pytest.raises(UsageError, match="workers must be an integer >= 1") as info:
+        make(workers=0)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("make", [local.make, process.make, dask_executor.make])
+def test_negative_retries_is_a_usage_error(make):
+    with pytest.raises(UsageError, match="retries"):
+        make(retries=-1)
+
+
+def test_fork_start_method_is_refused():
+    with pytest.raises(UsageError, match="start_method"):
+        process.make(start_method="fork")
+
+
+def test_unpicklable_function_is_a_usage_error():
+    with process.make(workers=1) as executor, pytest.raises(UsageError, match="top-level"):
+        list(executor.submit_all(lambda task: task, [1]))
+
+
+def test_unreachable_scheduler_fails_fast_with_one_line():
+    address = f"tcp://127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    with pytest.raises(UsageError, match="cannot reach the dask scheduler") as info:
+        with dask_executor.make(scheduler=address, connect_timeout=2):
+            pass
+    assert time.monotonic() - start < 10
+    assert address in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_dask_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(UsageError, match=r"pip install 'phasebench\[dask\]'"):
+        with dask_executor.make(workers=1):
+            pass
+
+
+def test_slurm_job_script_runs_one_thread_workers_on_the_scheduler():
+    cluster = slurm.slurm_cluster(
+        cores=8,
+        memory="32GB",
+        walltime="02:30:00",
+        queue="cpu",
+        account="phase-lab",
+        python="/opt/phasebench/bin/python",
+        prologue=["source /opt/phasebench/bin/activate"],
+        job_extra_directives=["--exclusive"],
+        host="127.0.0.1",
+        dashboard_address=":0",
+    )
+    try:
+        script = cluster.job_script()
+        address = cluster.scheduler_address
+        assert cluster.scheduler.allowed_failures == 0
+    finally:
+        cluster.close()
+    lines = script.splitlines()
+    for directive in (
+        "#SBATCH -p cpu",
+        "#SBATCH -A phase-lab",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH -t 02:30:00",
+        "#SBATCH --exclusive",
+    ):
+        assert directive in lines
+    assert any(line.startswith("#SBATCH --mem=") for line in lines)
+    assert "export OMP_NUM_THREADS=1" in lines
+    assert "source /opt/phasebench/bin/activate" in lines
+    worker = next(line for line in lines if "dask_worker" in line)
+    assert worker.startswith("/opt/phasebench/bin/python -m distributed.cli.dask_worker")
+    assert address in worker and address.startswith("tcp://127.0.0.1:")
+    assert "--nthreads 1" in worker and "--nworkers 8" in worker
+    # The prologue runs before the workers start.
+    assert lines.index("export OMP_NUM_THREADS=1") < lines.index(worker)
