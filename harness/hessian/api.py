@@ -1,0 +1,124 @@
+"""``phasebench.sharpness``: the top Hessian eigenvalue(s) of a loss for any ``nn.Module``.
+
+Estimators are looked up by registered name through the plugin registry, so a plugin estimator
+works exactly like a built-in one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+
+from phasebench.errors import UsageError
+from phasebench.hessian.operator import HessianOperator
+from phasebench.hessian.result import SharpnessResult
+from phasebench.plugins import Components
+
+
+def _components(components: Components | None) -> Components:
+    if components is not None:
+        return components
+    from phasebench import plugins
+
+    return plugins.components()
+
+
+def resolve_loss(
+    loss: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    components: Components | None = None,
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """A registered loss name (made with its defaults) or the callable itself."""
+    if isinstance(loss, str):
+        return _components(components).load("loss", loss)()
+    if not callable(loss):
+        raise UsageError(
+            f"loss must be a registered loss name or a callable (outputs, targets) -> scalar, "
+            f"got {type(loss).__name__}"
+        )
+    return loss
+
+
+def run_estimator(
+    operator: HessianOperator,
+    estimator: str = "lanczos",
+    k: int = 1,
+    *,
+    warm_start: torch.Tensor | None = None,
+    seed: int = 0,
+    return_vectors: bool = False,
+    options: Mapping[str, Any] | None = None,
+    components: Components | None = None,
+) -> SharpnessResult:
+    """Run the registered ``estimator`` on an operator built by the caller (the probe does so
+    after each step, passing the previous step's top eigenvector as ``warm_start``)."""
+    registration = _components(components).get("estimator", estimator)
+    merged = registration.options(options)
+    generator = torch.Generator().manual_seed(int(seed))
+    result = registration.load()(
+        operator,
+        k=k,
+        warm_start=warm_start,
+        generator=generator,
+        return_vectors=return_vectors,
+        **merged,
+    )
+    if not isinstance(result, SharpnessResult):
+        raise UsageError(
+            f"estimator {estimator!r} returned {type(result).__name__}, not a SharpnessResult"
+        )
+    return dataclasses.replace(result, estimator=estimator)
+
+
+def sharpness(
+    model: torch.nn.Module,
+    loss: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor | Sequence[torch.Tensor],
+    targets: torch.Tensor | Sequence[torch.Tensor],
+    estimator: str = "lanczos",
+    k: int = 1,
+    *,
+    dtype: str | torch.dtype | None = None,
+    mode: str = "eval",
+    backend: str = "auto",
+    warm_start: torch.Tensor | None = None,
+    seed: int = 0,
+    return_vectors: bool = False,
+    components: Components | None = None,
+    **options: Any,
+) -> SharpnessResult:
+    """The k top eigenvalues of the Hessian of ``loss(model(inputs), targets)``.
+
+    ``loss``: a registered loss name ("mse", "xent") or any callable (outputs, targets) -> the
+    scalar mean loss; ``targets`` must already be in the form it expects (one-hot for "mse").
+    ``inputs``/``targets``: tensors, or equal-length sequences of batches (weighted by size:
+    the Hessian of the mean over all examples). ``estimator``: a registered estimator name
+    ("lanczos" default, "power", "exact", or a plugin's); ``options`` go to it (e.g.
+    ``tol=1e-8``, ``max_iter=50``, ``which="magnitude"``). ``dtype``: "float32"/"float64"
+    (default: the parameters'). ``mode``: "eval" (default) or "train" (BatchNorm batch
+    statistics; dropout masks from ``seed``). ``backend``: "auto", "graph", "rev-rev",
+    "fwd-rev". ``seed`` also seeds the estimator's random start. The model is not modified.
+    """
+    registry = _components(components)
+    operator = HessianOperator(
+        model,
+        resolve_loss(loss, registry),
+        inputs,
+        targets,
+        dtype=dtype,
+        mode=mode,
+        backend=backend,
+        seed=seed,
+    )
+    return run_estimator(
+        operator,
+        estimator,
+        k,
+        warm_start=warm_start,
+        seed=seed,
+        return_vectors=return_vectors,
+        options=options,
+        components=registry,
+    )

@@ -1,0 +1,145 @@
+"""Lanczos with full reorthogonalization: the default sharpness estimator.
+
+Contract (see ``register_estimators``): the first Lanczos vector is the warm start (the previous
+step's top eigenvector) or a Gaussian vector. Each step costs one product; the new vector is
+orthogonalized against all previous ones twice (classical Gram-Schmidt, twice is enough). The
+tridiagonal T (alpha, beta) is kept in float64 and solved with ``eigh``. The Ritz residual of
+pair i, beta_m |s_{m,i}| (= ||H y_i - theta_i y_i|| in exact arithmetic), is the stopping rule:
+stop when it is <= tol * |theta_i| for the k wanted Ritz values (the eigenvalue error is at most
+residual^2 / gap). ``which``: "largest" (algebraic, default), "magnitude", or "smallest".
+An early breakdown (beta ~ 0: an invariant subspace) ends the run when the wanted values have
+converged, and otherwise restarts from a Gaussian vector orthogonal to the basis.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from phasebench.errors import UsageError
+from phasebench.hessian.operator import HessianOperator
+from phasebench.hessian.result import SharpnessResult
+from phasebench.hessian.vectors import check_k, start_vectors
+
+WHICH = ("largest", "magnitude", "smallest")
+
+
+def select(theta: torch.Tensor, k: int, which: str) -> torch.Tensor:
+    """Indices of the k wanted values among ``theta`` (ascending from ``eigh``), best first."""
+    if which == "largest":
+        order = torch.argsort(theta, descending=True)
+    elif which == "smallest":
+        order = torch.argsort(theta)
+    else:
+        order = torch.argsort(theta.abs(), descending=True)
+    return order[:k]
+
+
+class _Basis:
+    """The orthonormal Lanczos vectors, one tensor each (no stacked copies: memory is m * n)."""
+
+    def __init__(self) -> None:
+        self.rows: list[torch.Tensor] = []
+
+    def add(self, v: torch.Tensor) -> None:
+        self.rows.append(v)
+
+    def orthogonalize(self, w: torch.Tensor) -> torch.Tensor:
+        """Gram-Schmidt of ``w`` (modified in place) against every vector, twice."""
+        for _ in range(2):
+            for q in self.rows:
+                w.addcmul_(q, torch.dot(q, w), value=-1.0)  # in place: no n-sized temporaries
+        return w
+
+    def combine(self, coefficients: torch.Tensor) -> torch.Tensor:
+        """(k, n) rows sum_j coefficients[j, i] q_j."""
+        out = torch.zeros(
+            coefficients.shape[1],
+            self.rows[0].numel(),
+            dtype=self.rows[0].dtype,
+            device=self.rows[0].device,
+        )
+        for q, c in zip(self.rows, coefficients, strict=True):
+            out += c[:, None] * q
+        return out
+
+
+def estimate(
+    operator: HessianOperator,
+    k: int = 1,
+    warm_start: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    return_vectors: bool = False,
+    max_iter: int = 100,
+    tol: float = 1e-4,
+    which: str = "largest",
+) -> SharpnessResult:
+    """The k wanted eigenvalues by Lanczos; see the module docstring for the contract."""
+    check_k(operator, k)
+    if which not in WHICH:
+        raise UsageError(f"unknown which={which!r}; use one of {', '.join(WHICH)}")
+    if int(max_iter) < 1 or not tol >= 0:
+        raise UsageError("lanczos needs max_iter >= 1 and tol >= 0")
+    if int(max_iter) < k:
+        raise UsageError(f"lanczos needs max_iter >= k (got max_iter={max_iter}, k={k})")
+    began, hvps0 = time.perf_counter(), operator.hvps
+    steps = min(int(max_iter), operator.size)
+    tiny = 100 * torch.finfo(operator.dtype).eps
+    basis = _Basis()
+    q = start_vectors(operator, 1, warm_start, generator)[0]
+    alphas: list[float] = []
+    betas: list[float] = []  # betas[j] couples q_j and q_{j+1}; 0 after a restart
+    theta = s = wanted = None
+    res = torch.full((k,), float("inf"), dtype=torch.float64)
+    converged = False
+    for j in range(steps):
+        basis.add(q)
+        w = operator.matvec(q)
+        alpha = float(q.double() @ w.double())
+        w = w - alpha * q
+        if j > 0 and betas[-1] != 0.0:
+            w = w - betas[-1] * basis.rows[j - 1]
+        w = basis.orthogonalize(w)
+        beta = float(w.double().norm())
+        alphas.append(alpha)
+        t = torch.diag(torch.tensor(alphas, dtype=torch.float64))
+        if j > 0:
+            off = torch.tensor(betas, dtype=torch.float64)
+            t += torch.diag(off, 1) + torch.diag(off, -1)
+        theta, s = torch.linalg.eigh(t)
+        wanted = select(theta, min(k, j + 1), which)
+        res = beta * s[-1, wanted].abs()
+        scale = float(theta.abs().max())
+        if j + 1 >= k and bool((res <= tol * theta[wanted].abs().clamp_min(tiny * scale)).all()):
+            converged = True
+            break
+        if j + 1 == steps:
+            break
+        if beta <= tiny * max(scale, 1e-300):  # breakdown: an invariant subspace is found
+            betas.append(0.0)
+            fresh = basis.orthogonalize(operator.random_vector(generator))
+            norm = float(fresh.double().norm())
+            if norm <= tiny:  # the basis spans everything reachable
+                converged = j + 1 >= k
+                break
+            q = fresh / norm
+        else:
+            betas.append(beta)
+            q = w / beta
+    vectors = None
+    if return_vectors:
+        ritz = s[:, wanted].to(dtype=operator.dtype, device=operator.device)
+        vectors = basis.combine(ritz)
+        vectors = vectors / vectors.double().norm(dim=1, keepdim=True).to(vectors.dtype)
+    return SharpnessResult(
+        eigenvalues=tuple(float(x) for x in theta[wanted]),
+        hvps=operator.hvps - hvps0,
+        converged=converged,
+        residuals=tuple(float(x) for x in res),
+        wall_time=time.perf_counter() - began,
+        estimator="lanczos",
+        backend=operator.backend,
+        eigenvectors=vectors,
+        iterations=len(alphas),
+    )
