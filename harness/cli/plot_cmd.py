@@ -1,0 +1,39 @@
+"""``phasebench plot FILE.h5``: PNGs of trajectories and phase diagrams. Never imports torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from phasebench.cli.app import app
+
+
+@app.command("plot")
+def plot(
+    file: Annotated[Path, typer.Argument(help="A results file written by run or sweep.")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir", help="Where the PNGs go (default: <stem>-plots/ next to the file)."
+        ),
+    ] = None,
+    sharp_eps: Annotated[
+        float,
+        typer.Option("--sharp-eps", help="c_sharp threshold: lambda_t / lambda0 > 1 + eps."),
+    ] = 0.0,
+    all_scans: Annotated[
+        bool, typer.Option("--all-scans", help="Trajectories of every scan, not the first.")
+    ] = False,
+) -> None:
+    """Plot a results file: loss and sharpness trajectories normalized by L0 and lambda0 (one
+    curve per c) and the critical constants as a phase diagram (c on a log2 axis, the phases
+    shaded). Prints the path of every PNG written."""
+    from phasebench.errors import UsageError
+    from phasebench.plotting import plot_file
+
+    if sharp_eps < 0:
+        raise UsageError(f"--sharp-eps must be >= 0, not {sharp_eps}")
+    for path in plot_file(file, out_dir, sharp_eps=sharp_eps, all_scans=all_scans):
+        typer.echo(str(path))

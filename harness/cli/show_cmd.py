@@ -1,0 +1,116 @@
+"""``phasebench show FILE.h5``: the tables of a results file again, or its constants as JSON.
+Reads the file only; never imports torch."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from phasebench.cli.app import app
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _aggregate(aggregate) -> dict[str, Any]:
+    return {k: _finite(v) for k, v in asdict(aggregate).items()}
+
+
+def summary_json(path: Path, points, failures: dict[str, Any], sharp_eps: float) -> dict:
+    """The constants of every scan and their aggregates per point, JSON-ready (nan -> null)."""
+    from phasebench.probe.summary import point_label
+
+    return {
+        "file": str(path),
+        "sharp_eps": sharp_eps,
+        "points": [
+            {
+                "point_id": point.point_id,
+                "label": point_label(point.config),
+                "config": point.config,
+                "lambda0": _aggregate(point.lambda0),
+                "loss0": _aggregate(point.loss0),
+                "constants": {n: _aggregate(a) for n, a in point.aggregates.items()},
+                "scans": [
+                    {
+                        "scan_id": scan.scan_id,
+                        "seed": scan.config["seed"],
+                        "sgd_seed": scan.config["sgd_seed"],
+                        "lambda0": scan.lambda0,
+                        "loss0": scan.loss0,
+                        "complete": scan.complete,
+                        "constants": {
+                            n: {"value": _finite(c.value), "status": c.status}
+                            for n, c in scan.constants.items()
+                        },
+                        "runs": [
+                            {k: _finite(v) for k, v in asdict(run).items()} for run in scan.runs
+                        ],
+                    }
+                    for scan in point.scans
+                ],
+            }
+            for point in points
+        ],
+        "failures": [
+            {"task_id": task_id, "error": f.get("error"), "attempts": f.get("attempts")}
+            for task_id, f in sorted(failures.items())
+        ],
+    }
+
+
+@app.command("show")
+def show(
+    file: Annotated[Path, typer.Argument(help="A results file written by run or sweep.")],
+    sharp_eps: Annotated[
+        float,
+        typer.Option("--sharp-eps", help="c_sharp threshold: lambda_t / lambda0 > 1 + eps."),
+    ] = 0.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the constants and aggregates as JSON.")
+    ] = False,
+    all_scans: Annotated[
+        bool, typer.Option("--all-scans", help="A phases table for every scan, not the first.")
+    ] = False,
+) -> None:
+    """Show the critical constants of a results file (per seed and aggregated over seeds) and
+    the phase of every c, recomputed from the stored runs."""
+    from rich.console import Console
+
+    from phasebench.cli.tables import constants_table, phases_table
+    from phasebench.errors import UsageError
+    from phasebench.probe.summary import point_label, point_summaries, scan_summaries
+    from phasebench.results import load
+
+    if sharp_eps < 0:
+        raise UsageError(f"--sharp-eps must be >= 0, not {sharp_eps}")
+    loaded = load(file)
+    points = point_summaries(scan_summaries(loaded, sharp_eps))
+    if as_json:
+        typer.echo(json.dumps(summary_json(file, points, loaded["failures"], sharp_eps), indent=2))
+        return
+    console = Console()
+    if not points:
+        typer.echo(f"{file}: no scans yet")
+    for point in points:
+        scans = point.scans if all_scans else point.scans[:1]
+        for scan in scans:
+            if scan.runs:
+                console.print(f"[b]{point_label(point.config)}[/b]", soft_wrap=True)
+                console.print(phases_table(scan))
+    if points:
+        console.print(constants_table(points))
+    for task_id, failure in sorted(loaded["failures"].items()):
+        console.print(
+            f"[red]failed[/red] {task_id} after {failure.get('attempts')} attempt(s): "
+            f"{failure.get('error')}",
+            soft_wrap=True,
+        )

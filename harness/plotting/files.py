@@ -1,0 +1,128 @@
+"""Which figures a results file gets, and their file names."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from phasebench.errors import UsageError
+from phasebench.plotting.phase_diagram import (
+    available_axes,
+    phase_diagram_figure,
+    point_phase_figure,
+)
+from phasebench.plotting.points import PointView, component_label, point_views, series_key
+from phasebench.plotting.style import DPI
+from phasebench.plotting.trajectories import trajectory_figure
+from phasebench.results.reader import load
+
+AXIS_SLUG = {"d/w": "d-over-w", "1/w": "1-over-w", "index": "points"}
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of ``text``."""
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-").lower()
+
+
+def _point_slug(view: PointView) -> str:
+    config = view.config
+    return (
+        f"{slug(component_label(config['model']))}-{slug(config['init']['name'])}-"
+        f"{view.summary.point_id[:6]}"
+    )
+
+
+def figures(
+    loaded: Mapping[str, Any], sharp_eps: float = 0.0, all_scans: bool = False
+) -> Iterator[tuple[str, Figure]]:
+    """(file name, figure) for every figure of ``plan``, built one at a time."""
+    for name, build in plan(loaded, sharp_eps, all_scans):
+        yield name, build()
+
+
+def plan(
+    loaded: Mapping[str, Any], sharp_eps: float = 0.0, all_scans: bool = False
+) -> list[tuple[str, Callable[[], Figure]]]:
+    """(file name, figure builder) for every figure of a loaded results file:
+
+    - Trajectories of the first scan (lowest seed, then SGD seed) of every point, or of every
+      scan with ``all_scans``.
+    - Points that differ only in depth and width (two or more): the phase diagram against d/w
+      and 1/w (1/w alone for models without a depth).
+    - The other points: one phase figure each, and when there are two or more of them, one
+      diagram with a column per point.
+    """
+    views = point_views(loaded, sharp_eps)
+    out: list[tuple[str, Callable[[], Figure]]] = []
+    for view in views:
+        scans = view.summary.scans if all_scans else view.summary.scans[:1]
+        for scan in scans:
+            data = loaded["scans"][scan.scan_id]
+            if not data["runs"]:
+                continue
+            name = (
+                f"trajectories-{_point_slug(view)}-seed{scan.config['seed']}"
+                f"-sgd{scan.config['sgd_seed']}.png"
+            )
+            out.append((name, partial(trajectory_figure, data)))
+    series: dict[str, list[PointView]] = {}
+    for view in views:
+        series.setdefault(series_key(view), []).append(view)
+    alone = []
+    for members in series.values():
+        axes = available_axes(members)
+        if len(members) < 2 or axes == ["index"]:
+            alone.extend(members)
+            continue
+        first = members[0].config
+        base = slug(f"{first['model']['name']}-{first['init']['name']}-{first['dataset']['name']}")
+        suffix = f"-{_series_id(members)}" if len(series) > 1 else ""
+        for axis in axes:
+            out.append(
+                (
+                    f"phase-diagram-{base}{suffix}-{AXIS_SLUG[axis]}.png",
+                    partial(phase_diagram_figure, members, axis),
+                )
+            )
+    for view in alone:
+        out.append(
+            (f"phases-{_point_slug(view)}.png", partial(point_phase_figure, view, sharp_eps))
+        )
+    if len(alone) >= 2:
+        out.append(("phase-diagram-points.png", partial(phase_diagram_figure, alone, "index")))
+    return out
+
+
+def _series_id(members: list[PointView]) -> str:
+    return hashlib.sha256(series_key(members[0]).encode()).hexdigest()[:6]
+
+
+def plot_file(
+    path: str | Path,
+    out_dir: str | Path | None = None,
+    sharp_eps: float = 0.0,
+    all_scans: bool = False,
+) -> list[Path]:
+    """Write the PNGs of a results file into ``out_dir`` (default ``<stem>-plots/`` next to the
+    file, created if missing) and return their paths. A missing or foreign file, or one
+    without a finished run, raises ``UsageError``."""
+    path = Path(path)
+    loaded = load(path)
+    if not any(scan["runs"] for scan in loaded["scans"].values()):
+        raise UsageError(f"{path} holds no finished runs yet; nothing to plot")
+    out = Path(out_dir) if out_dir is not None else path.with_name(f"{path.stem}-plots")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a directory; pass another --out-dir")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, build in plan(loaded, sharp_eps, all_scans):
+        target = out / name
+        build().savefig(target, dpi=DPI)
+        written.append(target)
+    return written
