@@ -3,7 +3,8 @@
 A ``ProbeConfig`` names every component by its registered name with its full options (defaults
 merged in), the seeds, the learning-rate constant c and the protocol's sizes. Its ``run_id``
 (a hash of the canonical JSON) names the run in the results file; ``scan_id`` leaves out c, so
-every c of one (model, data, init, seeds, ...) shares one lambda0. Executors ship these
+every c of one (model, data, init, seeds, ...) shares one lambda0; ``point_id`` leaves out the
+seeds too: the point of a phase diagram that aggregates over seeds. Executors ship these
 configurations, never live models. ``device`` is where the run executed, not what it is, so it
 is not hashed.
 """
@@ -120,6 +121,11 @@ class ProbeConfig:
     def scan_id(self) -> str:
         """Stable name of the c-scan this run belongs to (everything but c)."""
         return self._digest(frozenset({"c"}))
+
+    @property
+    def point_id(self) -> str:
+        """Stable name of the point of a phase diagram: everything but c and the seeds."""
+        return self._digest(frozenset({"c", "seed", "sgd_seed"}))
 
     def with_c(self, c: float) -> ProbeConfig:
         return replace(self, c=float(c))

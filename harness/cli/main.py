@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from phasebench import __version__
-from phasebench.cli import components_cmd  # noqa: F401  (registers `list` and `plugins`)
+from phasebench.cli import (
+    components_cmd,  # noqa: F401  (registers `list` and `plugins`)
+    data_cmd,  # noqa: F401  (registers `data status` and `data fetch`)
+    plot_cmd,  # noqa: F401  (registers `plot`)
+    run_cmd,  # noqa: F401  (registers `run`)
+    sharpness_cmd,  # noqa: F401  (registers `sharpness` and `bench`)
+    show_cmd,  # noqa: F401  (registers `show`)
+    sweep_cmd,  # noqa: F401  (registers `sweep`)
+)
 from phasebench.cli.app import app
 
 

@@ -65,3 +65,9 @@ def register_datasets(register):
             "dtype": "float32",
         },
     )
+    register(
+        "single-example",
+        "phasebench_builtins.datasets.synthetic:single_example",
+        description="the catapult theory's problem: one example x (shape (1,)), target 0",
+        defaults={"x": 1.0, "dtype": "float32"},
+    )

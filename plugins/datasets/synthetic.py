@@ -100,3 +100,19 @@ def teacher(
     inputs = _rng(seed, _STREAMS[split]).normal(size=(n, dim))
     labels = np.argmax(np.maximum(inputs @ w1.T, 0.0) @ w2.T, axis=1)
     return _split(inputs, labels, classes, f"teacher/{split}", dtype)
+
+
+def single_example(
+    split: str,
+    data_dir: str | Path | None = None,
+    x: float = 1.0,
+    dtype: str = "float32",
+) -> Split:
+    """The catapult theory's problem: one example, input ``x`` (shape (1,)), target 0.
+
+    ``num_classes`` is 1: the ``mse`` loss then uses the label itself (0.0) as a scalar target,
+    so with the ``uv`` model the loss is f^2 / 2 with f = v^T u x / sqrt(n).
+    """
+    check_split(split, "single-example")
+    check_dtype(dtype, "single-example")
+    return _split(np.array([[x]]), np.zeros(1, dtype=np.int64), 1, "single-example", dtype)

@@ -1,0 +1,101 @@
+"""From what the user typed to the list of scans: component specs with their full options
+(defaults merged), every (point, seed, SGD seed), and what a results file already holds."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from phasebench.config import ComponentSpec, ProbeConfig
+from phasebench.plugins import Components
+from phasebench.probe.problem import check_sizes
+from phasebench.probe.scan import Search
+from phasebench.probe.summary import run_summaries
+from phasebench.probe.task import ScanTask
+from phasebench.results.writer import ResultsWriter
+
+#: ProbeConfig field -> registry kind
+FIELD_KINDS = {
+    "model": "model",
+    "dataset": "dataset",
+    "init": "initialization",
+    "loss": "loss",
+    "optimizer": "optimizer",
+    "estimator": "estimator",
+}
+
+
+@dataclass(frozen=True)
+class Choices:
+    """Component names and the options given for each (before defaults)."""
+
+    names: Mapping[str, str]
+    options: Mapping[str, Mapping[str, Any]]
+
+
+def template(components: Components, choices: Choices, **protocol: Any) -> ProbeConfig:
+    """A ProbeConfig with every component's options complete; unknown names and options fail
+    with one line (the registry's messages)."""
+    specs = {}
+    for field_name, kind in FIELD_KINDS.items():
+        registration = components.get(kind, choices.names[field_name])
+        given = choices.options.get(field_name, {})
+        specs[field_name] = ComponentSpec.of(registration.name, registration.options(given))
+    config = ProbeConfig(**specs, **protocol)
+    check_sizes(config)
+    return config
+
+
+def expand(
+    base: ProbeConfig,
+    seeds: Sequence[int],
+    sgd_seeds: Sequence[int],
+    model_grid: Sequence[Mapping[str, Any]] = ({},),
+) -> list[ProbeConfig]:
+    """Every (model options, seed, SGD seed) of a sweep, as configurations."""
+    out = []
+    for model_options, seed, sgd_seed in itertools.product(model_grid, seeds, sgd_seeds):
+        model = ComponentSpec.of(base.model.name, {**base.model.opts(), **model_options})
+        out.append(replace(base, model=model, seed=int(seed), sgd_seed=int(sgd_seed)))
+    return out
+
+
+def tasks_for(
+    configs: Sequence[ProbeConfig],
+    search: Search,
+    writer: ResultsWriter,
+    resume: bool,
+    data_dir: str | None = None,
+) -> tuple[list[ScanTask], int]:
+    """The scans still to run, and how many were skipped as complete (``resume``)."""
+    from phasebench.errors import UsageError
+    from phasebench.results.reader import load
+
+    loaded = load(writer.path)
+    scans = loaded["scans"]
+    present = [c.scan_id for c in configs if c.scan_id in scans]
+    if present and not resume:
+        raise UsageError(
+            f"{writer.path} already holds {len(present)} of these scans; pass --resume to "
+            "skip what is done, or another --out"
+        )
+    tasks, skipped = [], 0
+    for config in configs:
+        scan = scans.get(config.scan_id)
+        if scan is None:
+            tasks.append(ScanTask(config, search, data_dir))
+        elif scan.get("complete"):
+            skipped += 1
+        else:
+            tasks.append(
+                ScanTask(
+                    config,
+                    search,
+                    data_dir,
+                    known_start=writer.scan_start(config.scan_id),
+                    done=run_summaries(scan),
+                )
+            )
+    return tasks, skipped

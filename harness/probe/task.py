@@ -1,0 +1,77 @@
+"""The unit of work an executor ships: one scan, described by plain picklable data.
+
+Executors call ``run_scan_task(task)`` in a worker; it rebuilds everything from the
+configuration (never a live model) and returns plain records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from phasebench.config import ProbeConfig
+from phasebench.probe.constants import Constant, RunSummary
+from phasebench.probe.records import RunRecord, ScanRecord
+from phasebench.probe.scan import Search, run_scan
+
+
+@dataclass(frozen=True)
+class ScanTask:
+    config: ProbeConfig  # its c is irrelevant: the search decides
+    search: Search
+    data_dir: str | None = None
+    known_start: ScanRecord | None = None  # lambda0 and L0 from a resumed file
+    done: dict[str, RunSummary] = field(default_factory=dict)  # runs already in the file
+
+    @property
+    def task_id(self) -> str:
+        return self.config.scan_id
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.config.to_dict(), "search": self.search.to_dict()}
+
+
+@dataclass
+class ScanResult:
+    start: ScanRecord
+    runs: list[RunRecord]
+    constants: dict[str, Constant]
+
+
+def shared_start(start: ScanRecord, config: ProbeConfig) -> ScanRecord:
+    """The same initialization's lambda0 and L0, named for another scan of it (another SGD
+    seed: the initialization, and so lambda0, depends only on the init seed)."""
+    return replace(start, scan_id=config.scan_id, config=config.to_dict())
+
+
+def init_key(config: ProbeConfig) -> tuple[str, int]:
+    return config.point_id, config.seed
+
+
+def run_scan_task(
+    task: ScanTask, start: ScanRecord | None = None, on_start=None, on_run=None
+) -> ScanResult:
+    """One scan. ``start``: lambda0 and L0 of the same initialization, measured by another scan."""
+    known = task.known_start or (None if start is None else shared_start(start, task.config))
+    outcome = run_scan(task.config, task.search, task.data_dir, task.done, known, on_start, on_run)
+    return ScanResult(outcome.start, outcome.runs, outcome.constants)
+
+
+def group_by_init(tasks: list[ScanTask]) -> list[tuple[ScanTask, ...]]:
+    """Scans that share an initialization (differing only in the SGD seed), kept together so
+    they share one lambda0 measurement."""
+    groups: dict[tuple[str, int], list[ScanTask]] = {}
+    for task in tasks:
+        groups.setdefault(init_key(task.config), []).append(task)
+    return [tuple(group) for group in groups.values()]
+
+
+def run_group_task(group: tuple[ScanTask, ...]) -> list[ScanResult]:
+    """What an executor runs: the scans of one initialization, lambda0 measured once."""
+    results: list[ScanResult] = []
+    start = next((t.known_start for t in group if t.known_start is not None), None)
+    for task in group:
+        result = run_scan_task(task, start)
+        start = start or result.start
+        results.append(result)
+    return results

@@ -1,0 +1,166 @@
+"""One run of the probe: from the shared initialization, ``steps`` SGD steps at eta = c / lambda0,
+recording the loss and the sharpness after every step, then the loss along theta_0 -> theta_T."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+import torch
+from torch.nn.utils import parameters_to_vector
+
+from phasebench.errors import UsageError
+from phasebench.hessian.operator import HessianOperator
+from phasebench.probe.problem import Problem
+from phasebench.probe.provenance import provenance
+from phasebench.probe.records import RunRecord, ScanRecord
+
+
+@dataclass
+class Start:
+    """The initialization shared by every c of a scan."""
+
+    model: torch.nn.Module
+    theta0: torch.Tensor
+    record: ScanRecord
+    vector: torch.Tensor | None  # lambda0's eigenvector: the warm start of step 1
+
+
+@torch.no_grad()
+def load_vector(model: torch.nn.Module, vector: torch.Tensor) -> None:
+    """Copy a flat vector into the parameters, in place. (``vector_to_parameters`` would make
+    the parameters views of ``vector``, and training would then overwrite theta_0.)"""
+    position = 0
+    for p in model.parameters():
+        p.copy_(vector[position : position + p.numel()].view_as(p))
+        position += p.numel()
+
+
+def measure_sharpness(problem: Problem, model: torch.nn.Module, warm_start, generator):
+    inputs, targets = problem.sharpness_batch()
+    operator = HessianOperator(model, problem.loss, inputs, targets, dtype=problem.dtype)
+    estimate = problem.estimator()
+    return estimate(
+        operator,
+        k=1,
+        warm_start=warm_start,
+        generator=generator,
+        return_vectors=True,
+        **problem.config.estimator.opts(),
+    )
+
+
+def start(problem: Problem, known: ScanRecord | None = None) -> Start:
+    """Initialize the model and measure lambda0 and L0 (or reuse them from a resumed file)."""
+    config = problem.config
+    model = problem.initial_model()
+    theta0 = parameters_to_vector(model.parameters()).detach().clone()
+    if known is not None:
+        return Start(model, theta0, known, None)
+    began = time.perf_counter()
+    result = measure_sharpness(
+        problem, model, None, torch.Generator(device=problem.device).manual_seed(config.seed)
+    )
+    lambda0 = result.lambda_max
+    if not lambda0 > 0:
+        raise UsageError(
+            f"the sharpness at initialization is {lambda0:.3g} (not positive), so eta = c / "
+            "lambda0 is undefined; check the model, initialization and loss"
+        )
+    record = ScanRecord(
+        scan_id=config.scan_id,
+        point_id=config.point_id,
+        config=config.to_dict(),
+        lambda0=float(lambda0),
+        loss0=problem.eval_loss(model),
+        lambda0_hvps=int(result.hvps),
+        lambda0_converged=bool(result.converged),
+        lambda0_seconds=time.perf_counter() - began,
+    )
+    vector = None if result.eigenvectors is None else result.eigenvectors[0]
+    return Start(model, theta0, record, vector)
+
+
+def _diverged(value: float, threshold: float) -> bool:
+    return not math.isfinite(value) or value > threshold
+
+
+def run(problem: Problem, begin: Start, c: float) -> RunRecord:
+    """Train ``steps`` steps at eta = c / lambda0 from the shared initialization."""
+    config = problem.config.with_c(c)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    clock = time.perf_counter()
+    steps = config.steps
+    model = begin.model
+    load_vector(model, begin.theta0)
+    lambda0, loss0 = begin.record.lambda0, begin.record.loss0
+    eta = c / lambda0
+    optimizer = problem.optimizer(model, eta)
+
+    loss = np.full(steps + 1, np.nan)
+    batch_loss = np.full(steps, np.nan)
+    sharpness = np.full(steps + 1, np.nan)
+    hvps = np.zeros(steps + 1, dtype=np.int64)
+    converged = np.zeros(steps + 1, dtype=bool)
+    loss[0], sharpness[0] = loss0, lambda0
+    hvps[0], converged[0] = begin.record.lambda0_hvps, begin.record.lambda0_converged
+    diverged_step, sharp_seconds = -1, 0.0
+    generator = torch.Generator(device=problem.device).manual_seed(config.seed + 1)
+    warm = begin.vector
+
+    model.train()
+    for t, index in enumerate(problem.sgd_batches(), start=1):
+        optimizer.zero_grad(set_to_none=True)
+        value = problem.loss(model(problem.inputs[index]), problem.targets[index])
+        batch_loss[t - 1] = value.item()
+        value.backward()
+        optimizer.step()
+        loss[t] = problem.eval_loss(model)
+        if _diverged(loss[t], config.divergence_threshold):
+            diverged_step = t
+            break
+        tick = time.perf_counter()
+        result = measure_sharpness(problem, model, warm, generator)
+        sharp_seconds += time.perf_counter() - tick
+        sharpness[t], hvps[t], converged[t] = result.lambda_max, result.hvps, result.converged
+        if result.eigenvectors is not None:
+            warm = result.eigenvectors[0]
+    optimizer.zero_grad(set_to_none=True)
+
+    tau = np.linspace(0.0, 1.0, config.barrier_points)
+    barrier = np.full(0, np.nan)
+    if diverged_step < 0:
+        theta_t = parameters_to_vector(model.parameters()).detach().clone()
+        barrier = np.empty_like(tau)
+        with torch.no_grad():
+            for i, s in enumerate(tau):
+                load_vector(model, torch.lerp(begin.theta0, theta_t, float(s)))
+                barrier[i] = problem.eval_loss(model)
+    load_vector(model, begin.theta0)
+    return RunRecord(
+        run_id=config.run_id,
+        scan_id=config.scan_id,
+        config=config.to_dict(),
+        c=float(c),
+        eta=float(eta),
+        loss=loss,
+        batch_loss=batch_loss,
+        sharpness=sharpness,
+        hvps=hvps,
+        converged=converged,
+        barrier_tau=tau,
+        barrier_loss=barrier,
+        diverged=diverged_step >= 0,
+        diverged_step=diverged_step,
+        seconds=time.perf_counter() - clock,
+        sharpness_seconds=sharp_seconds,
+        provenance={
+            **provenance(problem.device),
+            "dtype": config.dtype,
+            "started": started,
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    )

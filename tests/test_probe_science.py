@@ -1,0 +1,112 @@
+"""The probe against theory: the uv model's closed-form recursion, the zero-last-layer c_loss = 2,
+the ordering of the constants, bisection against the grid."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from probe_support import assert_ordered, config, uv_config
+
+from phasebench.probe import trajectory
+from phasebench.probe.grid import Grid
+from phasebench.probe.problem import Problem
+from phasebench.probe.scan import Search, run_scan
+from phasebench.theory import uv_hessian_top, uv_loss_catapult_c, uv_recursion
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _uv_weights(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    model = problem.initial_model()
+    u, v = (p.detach().double().flatten().numpy() for p in model.parameters())
+    return u, v
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_uv_probe_follows_the_closed_form_recursion(seed):
+    problem = Problem.build(uv_config(seed=seed))
+    u, v = _uv_weights(problem)
+    n = len(u)
+    begin = trajectory.start(problem)
+    assert begin.record.lambda0 == pytest.approx(uv_hessian_top(u, v), rel=1e-10)
+    f0 = float(v @ u) / math.sqrt(n)
+    assert begin.record.loss0 == pytest.approx(f0**2 / 2, rel=1e-10)
+    for c in (1.5, 2.5, 3.5):
+        run = trajectory.run(problem, begin, c)
+        f, _ = uv_recursion(f0, float(u @ u + v @ v) / n, run.eta, n, 10)
+        np.testing.assert_allclose(run.loss, f**2 / 2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_uv_c_loss_matches_the_recursion_and_nothing_catapults_below_two(seed):
+    config = uv_config(seed=seed)
+    search = Search("grid", Grid(x_min=0.0, x_max=2.5, x_step=0.05))
+    outcome = run_scan(config, search)
+    u, v = _uv_weights(Problem.build(config))
+    expected = uv_loss_catapult_c(u, v, search.grid.cs())
+    c_loss = outcome.constants["c_loss"]
+    assert c_loss.determined
+    assert abs(c_loss.value - expected) <= 0.1
+    assert 2.0 <= c_loss.value < 2.5  # approaches 2 as the width grows
+    for run in outcome.summaries:
+        if run.c < 2.0:
+            assert run.loss_ratio_max <= 1.0, run
+    assert outcome.constants["c_max"].value <= 4.0 + 1e-9  # linear model: c_max -> 4
+    assert_ordered(outcome.constants)
+
+
+def test_zero_last_layer_catapults_at_exactly_two():
+    """f_0 = 0, so L_0 = 0.05 and the loss catapults as soon as eta > 2 / lambda0.
+
+    With the last layer at zero the hidden layers' gradients vanish at initialization, so the
+    sharpness grows a little at every c as they wake up: c_sharp needs the paper's eps = 0.05.
+    """
+    probe = config(
+        "fcn",
+        {"depth": 2, "width": 256},
+        init="zero-last",
+        batch_size=256,
+        sharpness_examples=256,
+        loss_examples=512,
+        steps=10,
+    )
+    search = Search("grid", Grid(x_min=0.8, x_max=1.3, x_step=0.1), sharp_eps=0.05)
+    outcome = run_scan(probe, search)
+    assert outcome.start.loss0 == pytest.approx(0.05, rel=1e-6)
+    c_loss = outcome.constants["c_loss"]
+    assert c_loss.determined, outcome.constants
+    assert abs(math.log2(c_loss.value) - 1.0) <= 0.1 + 1e-9
+    assert_ordered(outcome.constants)
+
+
+def test_bisection_agrees_with_the_grid_with_fewer_runs():
+    config = uv_config(seed=3)
+    grid = Grid(x_min=0.0, x_max=3.0, x_step=0.05)
+    by_grid = run_scan(config, Search("grid", grid))
+    by_bisect = run_scan(config, Search("bisect", grid, tol=0.05, coarse_step=1.0))
+    for name in ("c_loss", "c_max"):
+        a, b = by_grid.constants[name], by_bisect.constants[name]
+        assert a.determined and b.determined, (name, a, b)
+        assert abs(math.log2(a.value) - math.log2(b.value)) <= 0.05 + 0.05 + 1e-9, (name, a, b)
+    assert len(by_bisect.summaries) < len(by_grid.summaries) / 2
+    assert_ordered(by_bisect.constants)
+
+
+def test_divergence_is_recorded_and_stops_the_scan():
+    config = uv_config(seed=0)
+    outcome = run_scan(config, Search("grid", Grid(values=(1.0, 8.0, 16.0))))
+    c1, c8 = outcome.runs
+    assert not c1.diverged and c8.diverged
+    assert [r.c for r in outcome.runs] == [1.0, 8.0]  # 16 never ran
+    assert c8.diverged_step >= 1 and np.isnan(c8.loss[c8.diverged_step + 1 :]).all()
+    assert c8.barrier_loss.size == 0
+    assert outcome.constants["c_max"].value == 1.0
