@@ -41,6 +41,8 @@ def dask_cluster(tests_importable_by_workers: None) -> Iterator[dask_executor.Da
 
 @pytest.fixture
 def dask_address(dask_cluster: dask_executor.DaskExecutor) -> str:
+    # A test that kills a worker leaves the nanny restarting it: wait until both are back.
+    dask_cluster.client.wait_for_workers(2, timeout=60)
     return dask_cluster.cluster.scheduler_address
 
 

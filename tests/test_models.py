@@ -33,8 +33,8 @@ def test_register_models_registers_the_papers_models_with_defaults():
     registry = components().registry("model")
     assert {"fcn", "myrtle", "resnet", "uv"} <= set(registry.names())
     assert registry.get("fcn").defaults == {
-        "depth": 8,
-        "width": 512,
+        "depth": 4,
+        "width": 128,
         "activation": "relu",
         "bias": False,
     }

@@ -179,7 +179,8 @@ def test_bench_writes_hdf5_and_compares_to_exact(tiny, tmp_path):
             for e in ("power", "lanczos", "exact", "crude")
         }
         assert by[("tiny-mlp", "exact")]["rel_err_max"] < 1e-12
-        assert by[("tiny-mlp", "lanczos")]["rel_err_topk"] < 1e-6
+        # lanczos's default tol=1e-3 bounds the Ritz residual; eigenvalue error ~ tol^2 * lambda/gap
+        assert by[("tiny-mlp", "lanczos")]["rel_err_topk"] < 1e-5
         assert by[("tiny-mlp", "lanczos")]["reference"] == "exact"
         assert by[("tiny-mlp", "crude")]["hvps"] == 2
         assert fh["0000/eigenvalues"].shape[0] >= 1

@@ -48,7 +48,10 @@ SearchMode = Annotated[
         "--search", help="grid (the paper's scan) or bisect (adaptive).", rich_help_panel=PROBE
     ),
 ]
-Tol = Annotated[float, typer.Option(help="Bisect: tolerance in x = log2 c.", rich_help_panel=PROBE)]
+Tol = Annotated[
+    float,
+    typer.Option("--bisect-tol", help="Bisect: tolerance in x = log2 c.", rich_help_panel=PROBE),
+]
 Steps = Annotated[int, typer.Option(help="SGD steps per run.", rich_help_panel=PROBE)]
 BatchSize = Annotated[int, typer.Option(help="SGD batch size.", rich_help_panel=PROBE)]
 SharpExamples = Annotated[

@@ -83,7 +83,7 @@ def sweep(
     steps: o.Steps = 10,
     batch_size: o.BatchSize = 512,
     sharpness_examples: o.SharpExamples = 2048,
-    loss_examples: o.LossExamples = 4096,
+    loss_examples: o.LossExamples = 2048,
     seeds: o.Seeds = "1",
     sgd_seeds: o.SgdSeeds = "1",
     sharp_eps: o.SharpEps = 0.0,

@@ -54,8 +54,10 @@ class Problem:
     train: Split
     inputs: torch.Tensor
     targets: torch.Tensor
-    sharpness_index: torch.Tensor
-    loss_index: torch.Tensor
+    sharpness_inputs: torch.Tensor
+    sharpness_targets: torch.Tensor
+    loss_inputs: torch.Tensor
+    loss_targets: torch.Tensor
     loss: Any
     dtype: torch.dtype
     device: torch.device
@@ -69,14 +71,20 @@ class Problem:
         if targets.is_floating_point():
             targets = targets.to(dtype)
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(DATA_SEED))
+        inputs = train.inputs.to(device=device, dtype=dtype)
+        targets = targets.to(device)
+        sharp = order[: config.sharpness_examples].to(device)
+        fixed = order[: config.loss_examples].to(device)
         return cls(
             config=config,
             components=comps,
             train=train,
-            inputs=train.inputs.to(device=device, dtype=dtype),
-            targets=targets.to(device),
-            sharpness_index=order[: config.sharpness_examples].to(device),
-            loss_index=order[: config.loss_examples].to(device),
+            inputs=inputs,
+            targets=targets,
+            sharpness_inputs=inputs[sharp],
+            sharpness_targets=targets[sharp],
+            loss_inputs=inputs[fixed],
+            loss_targets=targets[fixed],
             loss=loss,
             dtype=dtype,
             device=device,
@@ -104,7 +112,7 @@ class Problem:
 
     # -- batches -----------------------------------------------------------------------------
     def sharpness_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.inputs[self.sharpness_index], self.targets[self.sharpness_index]
+        return self.sharpness_inputs, self.sharpness_targets
 
     def sgd_batches(self) -> list[torch.Tensor]:
         """The indices of each step's minibatch: epochs of a permutation drawn from sgd_seed."""
@@ -124,12 +132,12 @@ class Problem:
         """The loss on the fixed loss batch, in eval mode, as a Python float."""
         was_training = model.training
         model.eval()
-        total, n = 0.0, len(self.loss_index)
+        total, n = 0.0, len(self.loss_targets)
         try:
             for start in range(0, n, CHUNK):
-                index = self.loss_index[start : start + CHUNK]
-                value = self.loss(model(self.inputs[index]), self.targets[index])
-                total += float(value) * len(index)
+                inputs = self.loss_inputs[start : start + CHUNK]
+                value = self.loss(model(inputs), self.loss_targets[start : start + CHUNK])
+                total += float(value) * len(inputs)
         finally:
             model.train(was_training)
         return total / n
