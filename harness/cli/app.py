@@ -46,7 +46,7 @@ app = typer.Typer(
     cls=_PhasebenchGroup,
     help="The 10-step phase probe of early training (Kalra & Barkeshli 2023), "
     "for any model, dataset, initialization, optimizer and sharpness estimator.",
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,

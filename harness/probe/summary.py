@@ -96,7 +96,20 @@ def point_summaries(scans: list[ScanSummary]) -> list[PointSummary]:
                 loss0=_plain([s.loss0 for s in members]),
             )
         )
-    return out
+    return sorted(out, key=lambda p: _order(p.config))
+
+
+def _order(config: dict[str, Any]) -> tuple:
+    """Points in a readable order: by component, then numerically by option (width 16 < 1024)."""
+    key = []
+    for name in sorted(config):
+        value = config[name]
+        if isinstance(value, dict) and "name" in value:
+            key.append((name, (1, value["name"])))
+            for option, v in sorted(value.get("options", {}).items()):
+                number = isinstance(v, (int, float)) and not isinstance(v, bool)
+                key.append((option, (0, v) if number else (1, str(v))))
+    return tuple(key)
 
 
 def point_label(config: dict) -> str:
