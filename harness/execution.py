@@ -136,7 +136,8 @@ class RetryLedger:
     def __init__(self, tasks: list[Any], retries: int) -> None:
         self.tasks = tasks
         self.max_attempts = check_retries(retries) + 1
-        self.attempts = [0] * len(tasks)
+        self.attempts = [0] * len(tasks)  # attempts started (what an Outcome reports)
+        self.charged = [0] * len(tasks)  # failed attempts charged to the task itself
 
     def start(self, index: int) -> int:
         """Record that an attempt of task ``index`` starts; returns its attempt number (1, 2...)."""
@@ -147,8 +148,10 @@ class RetryLedger:
         return Outcome(index, self.tasks[index], True, value, None, self.attempts[index])
 
     def failed(self, index: int, error: TaskError) -> Outcome | None:
-        """The task's final Outcome when it has no attempts left, or None: resubmit it."""
-        if self.attempts[index] < self.max_attempts:
+        """Charge a failed attempt; the task's final Outcome when it has used its
+        ``retries + 1`` charges, or None: resubmit it."""
+        self.charged[index] += 1
+        if self.charged[index] < self.max_attempts:
             return None
         return Outcome(index, self.tasks[index], False, None, error, self.attempts[index])
 

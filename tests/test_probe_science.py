@@ -110,3 +110,31 @@ def test_divergence_is_recorded_and_stops_the_scan():
     assert c8.diverged_step >= 1 and np.isnan(c8.loss[c8.diverged_step + 1 :]).all()
     assert c8.barrier_loss.size == 0
     assert outcome.constants["c_max"].value == 1.0
+
+
+def test_at_criticality_the_catapult_moves_up_and_the_sharpness_falls_more_with_depth_over_width():
+    """The paper's fcn at He initialization, fast version (results/REPORT.md has the full one):
+    c_loss and c_sharp above 2, c_loss growing with d/w, and for c < c_loss a sharpness that
+    falls more at larger d/w."""
+    search = Search("grid", Grid(x_min=0.0, x_max=4.0, x_step=0.25))
+    outcomes = {}
+    for depth, width in ((2, 128), (8, 32)):  # d/w = 1/64 and 1/4
+        probe = config(
+            "fcn",
+            {"depth": depth, "width": width},
+            batch_size=256,
+            sharpness_examples=256,
+            loss_examples=512,
+        )
+        outcomes[depth / width] = outcome = run_scan(probe, search)
+        assert_ordered(outcome.constants)
+    shallow, deep = outcomes[2 / 128], outcomes[8 / 32]
+    assert shallow.constants["c_loss"].determined and shallow.constants["c_loss"].value > 2
+    assert shallow.constants["c_sharp"].value >= shallow.constants["c_loss"].value
+    deep_c_loss = deep.constants["c_loss"]
+    # at d/w = 1/4 the loss does not catapult within the grid, or later than at 1/64
+    assert (not deep_c_loss.determined and deep_c_loss.status == "above-grid") or (
+        deep_c_loss.value > shallow.constants["c_loss"].value
+    )
+    at_one = {k: next(r for r in o.summaries if r.c == 1.0) for k, o in outcomes.items()}
+    assert at_one[8 / 32].sharp_ratio_max < at_one[2 / 128].sharp_ratio_max < 1.0

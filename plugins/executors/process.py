@@ -11,10 +11,10 @@ Scheduling and failures:
 - a task that raises is resubmitted until it has used ``retries + 1`` attempts;
 - a worker that dies (SIGKILL, ``os._exit``, the OOM killer) breaks the whole pool: every
   future still pending fails with ``BrokenProcessPool`` and the pool cannot tell which task
-  killed it. The policy: every task in flight at that moment is charged one attempt (error
-  ``WorkerDied``), a fresh pool is started and those with attempts left are resubmitted. An
-  innocent task running next to a killer can so lose an attempt; it only fails if it was in
-  flight at ``retries + 1`` deaths.
+  killed it. The policy: a fresh pool is started; if one task was in flight it is charged one
+  attempt (error ``WorkerDied``); if several were, none is charged and they become *suspects*,
+  rerun one at a time (nothing else in flight) until each has finished or died alone, so only
+  the task that kills its worker is ever charged. Then the pool runs ``workers`` at once again.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class ProcessExecutor:
         self.pools_started = 0
         self._pool: ProcessPoolExecutor | None = None
         self._running: dict[Future[Captured], int] = {}
+        self._suspects: deque[int] = deque()  # tasks in flight when a worker died
 
     @property
     def in_flight(self) -> int:
@@ -107,6 +108,7 @@ class ProcessExecutor:
         ledger = RetryLedger(list(tasks), self.retries)
         waiting = deque(range(len(ledger.tasks)))
         running = self._running
+        self._suspects.clear()
         try:
             self._refill(fn, ledger, waiting)
             while running:
@@ -127,14 +129,17 @@ class ProcessExecutor:
                     else:  # the attempt never ran fn: pickling, an unimportable module...
                         captured = Captured(ok=False, error=TaskError.from_exception(exc))
                     self._settle(ledger, index, captured, waiting, finished)
-                if casualties:
+                if len(casualties) == 1:  # it ran alone or beside finished work: it is the one
                     error = killed_worker_error(
-                        "a worker process died (killed by a signal, os._exit or out of memory) "
-                        f"while this task was one of {len(casualties)} in flight; each was "
-                        "charged one attempt"
+                        "the worker process running this task died (killed by a signal, "
+                        "os._exit or out of memory)"
                     )
-                    for index in casualties:
-                        self._settle(ledger, index, Captured(False, error=error), waiting, finished)
+                    self._settle(
+                        ledger, casualties[0], Captured(False, error=error), waiting, finished
+                    )
+                elif casualties:  # which one killed the pool? rerun each alone, uncharged
+                    self._suspects.extend(casualties)
+                if casualties:
                     self._restart_pool()
                 self._refill(fn, ledger, waiting)  # before yielding: workers stay busy
                 yield from finished
@@ -145,10 +150,15 @@ class ProcessExecutor:
                 self._start_pool()
 
     def _refill(self, fn: Callable[[Any], Any], ledger: RetryLedger, waiting: deque[int]) -> None:
-        """Submit waiting tasks until ``workers`` attempts are in flight."""
-        while waiting and len(self._running) < self.workers:
+        """Submit waiting tasks until ``workers`` attempts are in flight; while there are
+        suspects, run them one at a time and nothing beside them."""
+        while True:
+            queue = self._suspects if self._suspects else waiting
+            limit = 1 if self._suspects else self.workers
+            if not queue or len(self._running) >= limit:
+                return
             assert self._pool is not None
-            index = waiting[0]
+            index = queue[0]
             try:
                 future = self._pool.submit(call_in_worker, fn, ledger.tasks[index])
             except BrokenProcessPool:
@@ -156,7 +166,7 @@ class ProcessExecutor:
                     return
                 self._restart_pool()
                 continue
-            waiting.popleft()
+            queue.popleft()
             ledger.start(index)
             self._running[future] = index
 
