@@ -110,6 +110,8 @@ def test_operator_build(benchmark, mlp_problem):
     [
         ("lanczos", "float32", {}),
         ("lanczos", "float64", {}),
+        # stopped at about PyHessian's default accuracy (its rule accepts ~1% here)
+        ("lanczos", "float32", {"tol": 1e-2}),
         ("power", "float32", {}),
         ("power", "float64", {"max_iter": 100, "tol": 1e-6}),
     ],
@@ -125,9 +127,10 @@ def test_estimator_mlp(benchmark, mlp_problem, mlp_reference, estimator, dtype, 
     benchmark.extra_info.update(
         hvps=result.hvps, rel_err=err, converged=result.converged, backend=result.backend
     )
-    MEASURED[f"{estimator}-{dtype}"] = benchmark.stats["median"]
-    MEASURED[f"{estimator}-{dtype}-err"] = err
-    MEASURED[f"{estimator}-{dtype}-hvps"] = result.hvps
+    key = f"{estimator}-{dtype}" + ("-tol1e-2" if options.get("tol") == 1e-2 else "")
+    MEASURED[key] = benchmark.stats["median"]
+    MEASURED[f"{key}-err"] = err
+    MEASURED[f"{key}-hvps"] = result.hvps
 
 
 @pytest.mark.parametrize("estimator", ["lanczos", "power", "exact"])
@@ -248,6 +251,13 @@ def test_targets_report(benchmark):
         report["lanczos_err / pyhessian_err (target <= 1)"] = m["lanczos-float32-err"] / max(
             m["pyhessian-err"], 1e-300
         )
+    if "pyhessian" in m and "lanczos-float32-tol1e-2" in m:
+        report["pyhessian_time / lanczos(tol=1e-2)_time (target >= 3)"] = (
+            m["pyhessian"] / m["lanczos-float32-tol1e-2"]
+        )
+        report["lanczos(tol=1e-2)_err / pyhessian_err (target <= 1)"] = m[
+            "lanczos-float32-tol1e-2-err"
+        ] / max(m["pyhessian-err"], 1e-300)
     if "mem-total" in m:
         report["peak_rss sharpness / gradient (target <= 2.5)"] = m["mem-total"]
         report["peak_rss increment sharpness / gradient"] = m["mem-increment"]

@@ -17,7 +17,7 @@ from phasebench.plugins import Components
 from phasebench.probe.plan import FIELD_KINDS
 
 
-def _convert(value: str, default: Any, where: str) -> Any:
+def convert(value: str, default: Any, where: str) -> Any:
     try:
         if isinstance(default, bool):
             lowered = value.lower()
@@ -89,7 +89,7 @@ def component_options(
                 f"--opt {owners[0]}.{name}={value}"
             )
         field = owners[0]
-        out[field][name] = _convert(value, defaults[field][name], f"--{name}")
+        out[field][name] = convert(value, defaults[field][name], f"--{name}")
     for item in qualified:
         target, eq, value = item.partition("=")
         field, dot, name = target.partition(".")
@@ -104,5 +104,5 @@ def component_options(
             raise UsageError(
                 f"{field} {names[field]!r} has no option {name!r}; its options: {known}"
             )
-        out[field][name] = _convert(value, defaults[field][name], f"--opt {target}")
+        out[field][name] = convert(value, defaults[field][name], f"--opt {target}")
     return out

@@ -1,11 +1,22 @@
-"""The options ``run`` and ``sweep`` share, declared once."""
+"""The options ``run`` and ``sweep`` share, declared once.
+
+``@probe_command`` adds them to a command's signature (Typer reads ``__signature__``) and hands
+the command one ``ProbeArgs`` instead of two dozen parameters.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from phasebench.probe.scan import Search
 
 PROBE = "probe"
 COMPONENTS = "components"
@@ -48,7 +59,7 @@ SearchMode = Annotated[
         "--search", help="grid (the paper's scan) or bisect (adaptive).", rich_help_panel=PROBE
     ),
 ]
-Tol = Annotated[
+BisectTol = Annotated[
     float,
     typer.Option("--bisect-tol", help="Bisect: tolerance in x = log2 c.", rich_help_panel=PROBE),
 ]
@@ -105,3 +116,128 @@ COMPONENT_OPTIONS_HELP = (
     "Any option of a chosen component is accepted as --NAME VALUE: --depth 4 --width 256 "
     "--activation tanh --alpha 0.5 (see `phasebench list`)."
 )
+
+
+#: (parameter, type with its option, default) in the order --help lists them.
+SHARED: list[tuple[str, Any, Any]] = [
+    ("model", Model, "fcn"),
+    ("dataset", Dataset, "fashion-mnist-subset"),
+    ("init", Init, "he"),
+    ("loss", Loss, "mse"),
+    ("optimizer", Optimizer, "sgd"),
+    ("estimator", Estimator, "lanczos"),
+    ("opt", Opt, None),
+    ("c", Cs, None),
+    ("x_min", XMin, 0.0),
+    ("x_max", XMax, 6.0),
+    ("x_step", XStep, 0.1),
+    ("search", SearchMode, "grid"),
+    ("bisect_tol", BisectTol, 0.05),
+    ("steps", Steps, 10),
+    ("batch_size", BatchSize, 512),
+    ("sharpness_examples", SharpExamples, 2048),
+    ("loss_examples", LossExamples, 2048),
+    ("seeds", Seeds, "1"),
+    ("sgd_seeds", SgdSeeds, "1"),
+    ("sharp_eps", SharpEps, 0.0),
+    ("divergence_threshold", Threshold, 1e5),
+    ("dtype", Dtype, "float32"),
+    ("device", Device, "cpu"),
+    ("data_dir", DataDir, None),
+    ("out", Out, None),
+    ("resume", Resume, False),
+]
+
+
+@dataclass(frozen=True)
+class ProbeArgs:
+    """The shared options as typed (validated later, against the registries)."""
+
+    model: str
+    dataset: str
+    init: str
+    loss: str
+    optimizer: str
+    estimator: str
+    opt: list[str] | None
+    c: str | None
+    x_min: float
+    x_max: float
+    x_step: float
+    search: str
+    bisect_tol: float
+    steps: int
+    batch_size: int
+    sharpness_examples: int
+    loss_examples: int
+    seeds: str
+    sgd_seeds: str
+    sharp_eps: float
+    divergence_threshold: float
+    dtype: str
+    device: str
+    data_dir: Path | None
+    out: Path | None
+    resume: bool
+
+    def names(self) -> dict[str, str]:
+        """Component names by ProbeConfig field."""
+        return {
+            "model": self.model,
+            "dataset": self.dataset,
+            "init": self.init,
+            "loss": self.loss,
+            "optimizer": self.optimizer,
+            "estimator": self.estimator,
+        }
+
+    def protocol(self) -> dict[str, Any]:
+        """The ProbeConfig fields given on the command line."""
+        return {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "sharpness_examples": self.sharpness_examples,
+            "loss_examples": self.loss_examples,
+            "dtype": self.dtype,
+            "device": self.device,
+            "divergence_threshold": self.divergence_threshold,
+        }
+
+    def search_plan(self) -> Search:
+        from phasebench.probe.grid import Grid, parse_floats
+        from phasebench.probe.scan import Search
+
+        values = parse_floats(self.c, "--c") if self.c else ()
+        grid = Grid(values, self.x_min, self.x_max, self.x_step)
+        return Search(self.search, grid, tol=self.bisect_tol, sharp_eps=self.sharp_eps)
+
+    @property
+    def data_path(self) -> str | None:
+        return None if self.data_dir is None else str(self.data_dir)
+
+
+assert [f.name for f in fields(ProbeArgs)] == [name for name, _, _ in SHARED]
+
+
+def probe_command(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command(ctx, probe, **own)`` the shared options as keyword parameters."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for name, p in signature.parameters.items() if name != "probe"]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
+        for name, kind, default in SHARED
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        probe = ProbeArgs(**{name: kwargs.pop(name) for name, _, _ in SHARED})
+        return command(*args, probe=probe, **kwargs)
+
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[
+            *(p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in own[:1]),
+            *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own[1:]),
+            *shared,
+        ]
+    )
+    return wrapper
