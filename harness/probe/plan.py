@@ -9,11 +9,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from phasebench.config import ComponentSpec, ProbeConfig
+from phasebench.errors import UsageError
 from phasebench.plugins import Components
 from phasebench.probe.problem import check_sizes
+from phasebench.probe.records import ScanRecord
 from phasebench.probe.scan import Search
 from phasebench.probe.summary import run_summaries
 from phasebench.probe.task import ScanTask
+from phasebench.results.reader import load
 from phasebench.results.writer import ResultsWriter
 
 #: ProbeConfig field -> registry kind
@@ -62,6 +65,20 @@ def expand(
     return out
 
 
+def start_of(scan_id: str, scan: Mapping[str, Any]) -> ScanRecord:
+    """The stored lambda0 and L0 of a scan (as ``load`` returns it): a resumed scan reuses them."""
+    return ScanRecord(
+        scan_id=scan_id,
+        point_id=scan["point_id"],
+        config=scan["config"],
+        lambda0=float(scan["lambda0"]),
+        loss0=float(scan["loss0"]),
+        lambda0_hvps=int(scan["lambda0_hvps"]),
+        lambda0_converged=bool(scan["lambda0_converged"]),
+        lambda0_seconds=float(scan["lambda0_seconds"]),
+    )
+
+
 def tasks_for(
     configs: Sequence[ProbeConfig],
     search: Search,
@@ -70,9 +87,6 @@ def tasks_for(
     data_dir: str | None = None,
 ) -> tuple[list[ScanTask], int]:
     """The scans still to run, and how many were skipped as complete (``resume``)."""
-    from phasebench.errors import UsageError
-    from phasebench.results.reader import load
-
     loaded = load(writer.path)
     scans = loaded["scans"]
     present = [c.scan_id for c in configs if c.scan_id in scans]
@@ -94,7 +108,7 @@ def tasks_for(
                     config,
                     search,
                     data_dir,
-                    known_start=writer.scan_start(config.scan_id),
+                    known_start=start_of(config.scan_id, scan),
                     done=run_summaries(scan),
                 )
             )

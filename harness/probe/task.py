@@ -1,7 +1,8 @@
-"""The unit of work an executor ships: one scan, described by plain picklable data.
+"""The work an executor ships: scans, described by plain picklable data.
 
-Executors call ``run_scan_task(task)`` in a worker; it rebuilds everything from the
-configuration (never a live model) and returns plain records.
+Executors call ``run_group_task(group)`` in a worker, a group being the scans of one
+initialization (one lambda0); it rebuilds everything from the configurations (never a live
+model) and returns plain records.
 """
 
 from __future__ import annotations

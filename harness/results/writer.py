@@ -81,37 +81,6 @@ class ResultsWriter:
         finally:
             f.close()
 
-    # -- what is already there (resume) --------------------------------------------------------
-    def run_ids(self) -> set[str]:
-        with self._open("r") as f:
-            scans = f.get(schema.SCANS)
-            if scans is None:
-                return set()
-            return {rid for scan in scans.values() for rid in scan.get(schema.RUNS, {})}
-
-    def complete_scans(self) -> set[str]:
-        with self._open("r") as f:
-            scans = f.get(schema.SCANS, {})
-            return {sid for sid, scan in scans.items() if bool(scan.attrs.get("complete", False))}
-
-    def scan_start(self, scan_id: str) -> ScanRecord | None:
-        """The stored lambda0 and L0 of a scan, so a resumed scan never remeasures them."""
-        with self._open("r") as f:
-            scan = f.get(f"{schema.SCANS}/{scan_id}")
-            if scan is None:
-                return None
-            a = scan.attrs
-            return ScanRecord(
-                scan_id=scan_id,
-                point_id=str(a["point_id"]),
-                config=json.loads(a["config"]),
-                lambda0=float(a["lambda0"]),
-                loss0=float(a["loss0"]),
-                lambda0_hvps=int(a["lambda0_hvps"]),
-                lambda0_converged=bool(a["lambda0_converged"]),
-                lambda0_seconds=float(a["lambda0_seconds"]),
-            )
-
     # -- records -------------------------------------------------------------------------------
     def write_scan(self, scan: ScanRecord) -> None:
         with self._open() as f:
