@@ -3,6 +3,7 @@ driver resumed, bad input refused."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -206,3 +207,55 @@ def test_an_unreachable_scheduler_fails_in_bounded_time(tmp_path):
     assert result.exit_code == 2 and "tcp://127.0.0.1" in result.output, result.output
     assert elapsed < 30
     assert not (tmp_path / "x.h5").exists()
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The spawned worker processes of a driver (children running multiprocessing's spawn_main)."""
+    try:
+        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+    except OSError:
+        return []
+    workers = []
+    for child in map(int, children):
+        try:
+            cmdline = open(f"/proc/{child}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            workers.append(child)
+    return workers
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_worker_killed_mid_sweep_is_retried_and_the_sweep_completes(tmp_path, local_result):
+    out = tmp_path / "worker-killed.h5"
+    cmd = [
+        sys.executable,
+        "-m",
+        "phasebench.cli.main",
+        "sweep",
+        *TINY,
+        "--executor",
+        "process",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+    ]
+    env = subprocess_env(HDF5_USE_FILE_LOCKING="FALSE")
+    driver = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 240
+    killed = None
+    while killed is None and time.monotonic() < deadline and driver.poll() is None:
+        workers = _workers_of(driver.pid)
+        if workers and _complete_scans(out) >= 1:
+            killed = workers[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    assert killed is not None, "no worker to kill before the sweep ended"
+    stdout, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 0, stderr
+    assert "4 scans done, 0 failed" in stdout
+    assert set(runs_by_id(out)) == set(runs_by_id(local_result))
