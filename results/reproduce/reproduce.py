@@ -1,0 +1,51 @@
+"""Regenerate every result behind results/REPORT.md: run the sweeps (resuming what is done),
+draw the figures, write the report. ``make reproduce`` runs this.
+
+    python results/reproduce/reproduce.py [--only NAME ...] [--workers N] [--no-run]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from experiments import EXPERIMENTS  # noqa: E402
+
+
+def phasebench(*args: str) -> None:
+    command = [sys.executable, "-m", "phasebench.cli.main", *args]
+    print("+ phasebench", " ".join(args), flush=True)
+    subprocess.run(command, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", default=list(EXPERIMENTS))
+    parser.add_argument("--workers", default="2")
+    parser.add_argument("--no-run", action="store_true", help="only figures and report")
+    options = parser.parse_args()
+    for name in options.only:
+        out = HERE / f"{name}.h5"
+        if not options.no_run:
+            phasebench(
+                "sweep",
+                *EXPERIMENTS[name],
+                "--executor",
+                "process",
+                "--workers",
+                options.workers,
+                "--out",
+                str(out),
+                "--resume",
+            )
+        phasebench("plot", str(out), "--out-dir", str(HERE / "figures" / name))
+    subprocess.run([sys.executable, str(HERE / "report.py")], check=True)
+
+
+if __name__ == "__main__":
+    main()
