@@ -127,8 +127,8 @@ def _complete_scans(path) -> int:
         return 0
 
 
-def test_a_killed_driver_leaves_a_readable_file_and_resume_completes_it(tmp_path, local_result):
-    out = tmp_path / "killed.h5"
+def _process_sweep(out) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of TINY through 2 worker processes, in a real subprocess."""
     cmd = [
         sys.executable,
         "-m",
@@ -142,7 +142,12 @@ def test_a_killed_driver_leaves_a_readable_file_and_resume_completes_it(tmp_path
         "--out",
         str(out),
     ]
-    env = subprocess_env(HDF5_USE_FILE_LOCKING="FALSE")
+    return cmd, subprocess_env(HDF5_USE_FILE_LOCKING="FALSE")
+
+
+def test_a_killed_driver_leaves_a_readable_file_and_resume_completes_it(tmp_path, local_result):
+    out = tmp_path / "killed.h5"
+    cmd, env = _process_sweep(out)
     driver = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -229,20 +234,7 @@ def _workers_of(pid: int) -> list[int]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_worker_killed_mid_sweep_is_retried_and_the_sweep_completes(tmp_path, local_result):
     out = tmp_path / "worker-killed.h5"
-    cmd = [
-        sys.executable,
-        "-m",
-        "phasebench.cli.main",
-        "sweep",
-        *TINY,
-        "--executor",
-        "process",
-        "--workers",
-        "2",
-        "--out",
-        str(out),
-    ]
-    env = subprocess_env(HDF5_USE_FILE_LOCKING="FALSE")
+    cmd, env = _process_sweep(out)
     driver = subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
