@@ -72,7 +72,7 @@ def estimate(
     generator: torch.Generator | None = None,
     return_vectors: bool = False,
     max_iter: int = 100,
-    tol: float = 1e-4,
+    tol: float = 1e-3,
     which: str = "largest",
 ) -> SharpnessResult:
     """The k wanted eigenvalues by Lanczos; see the module docstring for the contract."""
