@@ -12,7 +12,7 @@ from phasebench.probe.summary import (
     point_summaries,
     scan_summaries,
 )
-from phasebench.probe.task import ScanResult, ScanTask, group_by_init, run_scan_task
+from phasebench.probe.task import ScanResult, ScanTask, group_by_init, run_group
 from phasebench.results.reader import load
 from phasebench.results.writer import ResultsWriter
 
@@ -25,16 +25,13 @@ def run_in_process(
 ) -> None:
     """Run the scans here, writing every run the moment it finishes (a kill loses at most the
     run in progress). Scans of one initialization share its lambda0."""
+
+    def write_run(task: ScanTask, run: RunRecord) -> None:
+        writer.write_run(run)
+        on_run(task, run)
+
     for group in group_by_init(list(tasks)):
-        start = next((t.known_start for t in group if t.known_start is not None), None)
-        for task in group:
-
-            def write_run(run: RunRecord, task: ScanTask = task) -> None:
-                writer.write_run(run)
-                on_run(task, run)
-
-            result = run_scan_task(task, start, on_start=writer.write_scan, on_run=write_run)
-            start = start or result.start
+        for task, result in run_group(group, on_start=writer.write_scan, on_run=write_run):
             writer.complete_scan(task.config.scan_id, result.constants)
             on_scan(task, result.constants)
 

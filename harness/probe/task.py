@@ -7,6 +7,7 @@ model) and returns plain records.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -67,12 +68,21 @@ def group_by_init(tasks: list[ScanTask]) -> list[tuple[ScanTask, ...]]:
     return [tuple(group) for group in groups.values()]
 
 
-def run_group_task(group: tuple[ScanTask, ...]) -> list[ScanResult]:
-    """What an executor runs: the scans of one initialization, lambda0 measured once."""
-    results: list[ScanResult] = []
+def run_group(
+    group: Sequence[ScanTask],
+    on_start: Callable[[ScanRecord], None] | None = None,
+    on_run: Callable[[ScanTask, RunRecord], None] | None = None,
+) -> Iterator[tuple[ScanTask, ScanResult]]:
+    """The scans of one initialization in turn, lambda0 measured once (or taken from a resumed
+    file) and shared by the rest."""
     start = next((t.known_start for t in group if t.known_start is not None), None)
     for task in group:
-        result = run_scan_task(task, start)
+        runs = None if on_run is None else (lambda run, task=task: on_run(task, run))
+        result = run_scan_task(task, start, on_start=on_start, on_run=runs)
         start = start or result.start
-        results.append(result)
-    return results
+        yield task, result
+
+
+def run_group_task(group: tuple[ScanTask, ...]) -> list[ScanResult]:
+    """What an executor runs: the scans of one initialization, lambda0 measured once."""
+    return [result for _, result in run_group(group)]
