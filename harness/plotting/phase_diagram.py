@@ -267,24 +267,43 @@ def _draw_constants(ax: Axes, xs: np.ndarray, views: Sequence[PointView], high: 
                     zorder=z + 0.5,
                 )
             elif s.lower_bounds:
-                ax.plot(
-                    [x],
-                    [s.lower_bound],
-                    marker=marker,
-                    markerfacecolor="white",
-                    markeredgecolor=color,
+                _lower_bound(
+                    ax,
+                    (x, s.lower_bound),
+                    (x, min(s.lower_bound * 1.35, high)),
+                    marker,
+                    color,
+                    name,
                     ms=7,
-                    ls="none",
-                    zorder=5,
-                    gid=f"{name} lower bound",
+                    lw=1.3,
                 )
-                ax.annotate(
-                    "",
-                    xy=(x, min(s.lower_bound * 1.35, high)),
-                    xytext=(x, s.lower_bound),
-                    arrowprops=dict(arrowstyle="-|>", color=color, lw=1.3),
-                    zorder=5,
-                )
+
+
+def _lower_bound(
+    ax: Axes,
+    at: tuple[float, float],
+    to: tuple[float, float],
+    marker: str,
+    color: str,
+    name: str,
+    ms: float,
+    lw: float,
+) -> None:
+    """An open marker at a lower bound (the grid ended first) and an arrow pointing past it."""
+    ax.plot(
+        [at[0]],
+        [at[1]],
+        marker=marker,
+        markerfacecolor="white",
+        markeredgecolor=color,
+        ms=ms,
+        ls="none",
+        zorder=5,
+        gid=f"{name} lower bound",
+    )
+    ax.annotate(
+        "", xy=to, xytext=at, arrowprops=dict(arrowstyle="-|>", color=color, lw=lw), zorder=5
+    )
 
 
 def _x_ticks(ax: Axes, xs: np.ndarray, views: Sequence[PointView], axis: str) -> None:
@@ -550,22 +569,15 @@ def point_phase_figure(view: PointView, sharp_eps: float = 0.0) -> Figure:
                 color=color,
             )
         elif stats.lower_bounds:
-            strip.plot(
-                [stats.lower_bound],
-                [row],
-                marker=marker,
-                markerfacecolor="white",
-                markeredgecolor=color,
+            _lower_bound(
+                strip,
+                (stats.lower_bound, row),
+                (min(stats.lower_bound * 1.3, high), row),
+                marker,
+                color,
+                name,
                 ms=8,
-                ls="none",
-                zorder=5,
-                gid=f"{name} lower bound",
-            )
-            strip.annotate(
-                "",
-                xy=(min(stats.lower_bound * 1.3, high), row),
-                xytext=(stats.lower_bound, row),
-                arrowprops=dict(arrowstyle="-|>", color=color, lw=1.4),
+                lw=1.4,
             )
             strip.annotate(
                 f"> {stats.lower_bound:.3g}",
