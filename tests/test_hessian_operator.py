@@ -76,6 +76,36 @@ def test_batches_weighted_by_size_give_the_hessian_of_the_mean():
     assert not torch.allclose(unweighted, whole, rtol=1e-6)
 
 
+class WithUnused(nn.Module):
+    """An MLP plus a parameter the loss does not depend on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = mlp()
+        self.unused = nn.Parameter(torch.ones(2, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gradient_is_that_of_the_mean_loss_and_costs_no_product(backend):
+    model = WithUnused()
+    x, y = data((6,), n=23)
+    sizes = [3, 12, 8]
+    op = HessianOperator(
+        model, half_mse, list(x.split(sizes)), list(y.split(sizes)), backend=backend
+    )
+    grads = torch.autograd.grad(half_mse(model(x), y), list(model.body.parameters()))
+    # the root's own parameter comes first in named_parameters
+    expected = torch.cat([torch.zeros(2, dtype=torch.float64)] + [g.reshape(-1) for g in grads])
+    torch.testing.assert_close(op.gradient(), expected, rtol=1e-12, atol=1e-14)
+    assert op.hvps == 0
+    assert all(p.grad is None for p in model.parameters())
+    v = op.random_vector(torch.Generator().manual_seed(0))
+    assert float(op.matvec(v)[:2].abs().max()) == 0.0  # no curvature along the unused one
+
+
 def test_no_grad_side_effects_and_parameters_untouched():
     model = mlp()
     before = [p.detach().clone() for p in model.parameters()]

@@ -1,10 +1,11 @@
 """Hessian-vector product backends.
 
 Each backend is built for one ``WeightedLoss`` and parameter tuple, then computes
-``matvec(vs) -> Hv`` where ``vs`` and the result are tuples shaped like the parameters:
+``matvec(vs) -> Hv`` and ``gradient()``, tuples shaped like the parameters:
 
 - ``graph``: double backward reusing one ``create_graph=True`` gradient graph per batch, built
   once; each product is a single backward pass through it (fastest on CPU, holds the graph).
+  The gradient it was built from is kept, so ``gradient()`` costs nothing.
 - ``rev-rev``: reverse-over-reverse with ``torch.func.vjp(torch.func.grad(f))``, recomputed
   per product (stateless: lowest memory between products).
 - ``fwd-rev``: forward-over-reverse, ``torch.func.jvp(torch.func.grad(f))`` per product (fails
@@ -31,6 +32,21 @@ def _add(total: list[torch.Tensor] | None, parts: Sequence[torch.Tensor]) -> lis
     return total
 
 
+def _accumulate(
+    total: list[torch.Tensor | None], parts: Sequence[torch.Tensor | None]
+) -> list[torch.Tensor | None]:
+    """Add ``parts`` into ``total`` where present (the first part is kept as is: no zero fill)."""
+    for i, part in enumerate(parts):
+        if part is not None:
+            total[i] = part if total[i] is None else total[i] + part
+    return total
+
+
+def _zeros_for_none(parts: Sequence[torch.Tensor | None], like: Tensors) -> Tensors:
+    """Zeros where a parameter got no contribution (it does not affect the loss)."""
+    return tuple(torch.zeros_like(x) if p is None else p for p, x in zip(parts, like, strict=True))
+
+
 class GraphBackend:
     """Double backward through gradient graphs built once with ``create_graph=True``."""
 
@@ -39,15 +55,22 @@ class GraphBackend:
     def __init__(self, fn: WeightedLoss, params: Tensors) -> None:
         self.params = tuple(p.detach().requires_grad_(True) for p in params)
         self.grads: list[tuple[list[int], Tensors]] = []
+        gradient: list[torch.Tensor | None] = [None] * len(params)
         with torch.enable_grad():
             for b in range(len(fn.batches)):
                 loss = fn.batch_loss(self.params, b)
                 grads = torch.autograd.grad(loss, self.params, create_graph=True, allow_unused=True)
                 live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
                 self.grads.append((live, tuple(grads[i] for i in live)))
+                gradient = _accumulate(gradient, [None if g is None else g.detach() for g in grads])
+        self._gradient = _zeros_for_none(gradient, self.params)
+
+    def gradient(self) -> Tensors:
+        """The gradient the graph was built from (free: no further pass)."""
+        return self._gradient
 
     def matvec(self, vs: Tensors) -> Tensors:
-        total = [torch.zeros_like(v) for v in vs]
+        total: list[torch.Tensor | None] = [None] * len(vs)
         for live, grads in self.grads:
             if not live:
                 continue
@@ -58,10 +81,8 @@ class GraphBackend:
                 retain_graph=True,
                 allow_unused=True,
             )
-            for i, part in enumerate(parts):
-                if part is not None:
-                    total[i] = total[i] + part
-        return tuple(total)
+            total = _accumulate(total, parts)
+        return _zeros_for_none(total, vs)
 
 
 class _FuncBackend:
@@ -73,6 +94,13 @@ class _FuncBackend:
         return torch.func.grad(
             lambda *ps: self.fn.batch_loss(ps, b), argnums=tuple(range(len(self.params)))
         )
+
+    def gradient(self) -> Tensors:
+        """The gradient of the weighted mean loss (one gradient pass per batch, not cached)."""
+        total = None
+        for b in range(len(self.fn.batches)):
+            total = _add(total, self._grad(b)(*self.params))
+        return tuple(total)
 
 
 class RevRevBackend(_FuncBackend):

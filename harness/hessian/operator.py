@@ -269,6 +269,14 @@ class HessianOperator:
 
     __matmul__ = matvec
 
+    def gradient(self) -> torch.Tensor:
+        """The flat gradient of the mean loss at the operator's point (not an HVP: not counted).
+        Free with the ``graph`` backend, which keeps the gradient its graph was built from; one
+        gradient pass per batch with the others."""
+        self._ensure_backend()
+        parts = self._impl.gradient()
+        return torch.cat([p.reshape(-1) for p in parts])
+
     def random_vector(self, generator: torch.Generator | None = None) -> torch.Tensor:
         """A unit Gaussian vector (drawn on the CPU from ``generator``, moved once)."""
         v = torch.randn(self.size, generator=generator, dtype=torch.float64)

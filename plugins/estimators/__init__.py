@@ -16,10 +16,11 @@ def register_estimators(register):
         "lanczos",
         "phasebench_builtins.estimators.lanczos:estimate",
         description="Lanczos with full reorthogonalization, float64 tridiagonal, Ritz-residual "
-        "stop; top-k largest (or magnitude / smallest)",
+        "stop; top-k largest (or magnitude / smallest); a cold start is seeded with the "
+        "gradient (start=random for a Gaussian start)",
         # tol bounds the Ritz residual relative to lambda; the eigenvalue error is about
         # tol^2 lambda / gap (measured on the default probe: 5 HVPs a step, 6e-5 relative)
-        defaults={"max_iter": 100, "tol": 1e-3, "which": "largest"},
+        defaults={"max_iter": 100, "tol": 1e-3, "which": "largest", "start": "gradient"},
     )
     register(
         "exact",

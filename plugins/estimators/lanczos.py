@@ -1,7 +1,13 @@
 """Lanczos with full reorthogonalization: the default sharpness estimator.
 
 Contract (see ``register_estimators``): the first Lanczos vector is the warm start (the previous
-step's top eigenvector) or a Gaussian vector. Each step costs one product; the new vector is
+step's top eigenvector) when there is one. Otherwise ``start="gradient"`` (default) starts from
+the unit gradient plus a unit Gaussian vector: the gradient lies mostly in the top Hessian
+eigenspace (Gur-Ari et al. 2018), so the top eigenvalues converge in fewer products, and the
+Gaussian part keeps the start generic (a zero gradient leaves the Gaussian alone). It costs
+nothing with the ``graph`` backend, which keeps the gradient its graph was built from.
+``start="random"`` is the Gaussian vector alone, which ``which="smallest"`` always uses (the
+gradient points the wrong way for it). Each step costs one product; the new vector is
 orthogonalized against all previous ones twice (classical Gram-Schmidt, twice is enough). The
 tridiagonal T (alpha, beta) is kept in float64 and solved with ``eigh``. The Ritz residual of
 pair i, beta_m |s_{m,i}| (= ||H y_i - theta_i y_i|| in exact arithmetic), is the stopping rule:
@@ -13,6 +19,7 @@ converged, and otherwise restarts from a Gaussian vector orthogonal to the basis
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
@@ -23,6 +30,29 @@ from phasebench.hessian.result import SharpnessResult
 from phasebench.hessian.vectors import check_k, start_vectors
 
 WHICH = ("largest", "magnitude", "smallest")
+STARTS = ("gradient", "random")
+
+
+def first_vector(
+    operator: HessianOperator,
+    warm_start: torch.Tensor | None,
+    generator: torch.Generator | None,
+    start: str,
+    which: str,
+) -> torch.Tensor:
+    """The first Lanczos vector: the warm start, else the unit gradient plus a unit Gaussian
+    vector (``start="gradient"``, not for ``which="smallest"``), else the Gaussian vector."""
+    if warm_start is not None:
+        return start_vectors(operator, 1, warm_start, generator)[0]
+    gaussian = operator.random_vector(generator)
+    if start == "random" or which == "smallest":
+        return gaussian
+    gradient = operator.gradient()
+    norm = float(gradient.double().norm())
+    if not (norm > 0 and math.isfinite(norm)):
+        return gaussian
+    q = gradient / norm + gaussian
+    return q / q.double().norm().to(q.dtype)
 
 
 def select(theta: torch.Tensor, k: int, which: str) -> torch.Tensor:
@@ -74,11 +104,14 @@ def estimate(
     max_iter: int = 100,
     tol: float = 1e-3,
     which: str = "largest",
+    start: str = "gradient",
 ) -> SharpnessResult:
     """The k wanted eigenvalues by Lanczos; see the module docstring for the contract."""
     check_k(operator, k)
     if which not in WHICH:
         raise UsageError(f"unknown which={which!r}; use one of {', '.join(WHICH)}")
+    if start not in STARTS:
+        raise UsageError(f"unknown start={start!r}; use one of {', '.join(STARTS)}")
     if int(max_iter) < 1 or not tol >= 0:
         raise UsageError("lanczos needs max_iter >= 1 and tol >= 0")
     if int(max_iter) < k:
@@ -87,7 +120,7 @@ def estimate(
     steps = min(int(max_iter), operator.size)
     tiny = 100 * torch.finfo(operator.dtype).eps
     basis = _Basis()
-    q = start_vectors(operator, 1, warm_start, generator)[0]
+    q = first_vector(operator, warm_start, generator, start, which)
     alphas: list[float] = []
     betas: list[float] = []  # betas[j] couples q_j and q_{j+1}; 0 after a restart
     theta = s = wanted = None
