@@ -121,3 +121,30 @@ def test_help_and_list_do_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plugin_text_with_rich_markup_is_printed_literally(tmp_path):
+    """A description, default or error with brackets is text, not Rich markup ("[/]" used to
+    crash the table, "[bold]" to vanish)."""
+    site = tmp_path / "site"
+    (site / "bracket_plugin.py").parent.mkdir(parents=True)
+    (site / "bracket_plugin.py").write_text(
+        "from phasebench import hookimpl\n"
+        "@hookimpl\n"
+        "def register_losses(register):\n"
+        "    register('bracket-loss', 'bracket_plugin:make', description='mean [/] over "
+        "[bold]classes[/bold]', defaults={'weights': [1, 2]})\n"
+        "def make(weights=(1, 2)):\n"
+        "    return None\n"
+    )
+    install_fake_distribution(site, "bracket-plugin", {"bracket-plugin": "bracket_plugin"})
+    (site / "broken_bracket.py").write_text("raise RuntimeError('bad [/] config')\n")
+    install_fake_distribution(site, "broken-bracket", {"broken-bracket": "broken_bracket"})
+    env = subprocess_env(site, COLUMNS="400")  # wide enough that Rich folds no cell
+    listed = phasebench("list", "loss", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "mean [/] over [bold]classes[/bold]" in listed.stdout
+    assert "weights=[1, 2]" in listed.stdout
+    shown = phasebench("plugins", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "RuntimeError: bad [/] config" in shown.stdout

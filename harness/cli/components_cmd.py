@@ -11,6 +11,7 @@ from rich.table import Table
 
 from phasebench.cli.app import app
 from phasebench.cli.loading import load_components
+from phasebench.cli.markup import literal
 from phasebench.errors import UsageError
 from phasebench.registry import KINDS, unknown_name_message
 
@@ -48,14 +49,8 @@ def list_components(
     for column in ("kind", "name", "description", "options (defaults)", "plugin", "version"):
         table.add_column(column, overflow="fold")
     for reg in rows:
-        table.add_row(
-            reg.kind,
-            reg.name,
-            reg.description,
-            _format_defaults(dict(reg.defaults)),
-            reg.plugin,
-            reg.version,
-        )
+        cells = (reg.kind, reg.name, reg.description, _format_defaults(dict(reg.defaults)))
+        table.add_row(*map(literal, (*cells, reg.plugin, reg.version)))
     Console().print(table)
 
 
@@ -93,14 +88,13 @@ def list_plugins(
     for column in ("plugin", "distribution", "version", "hooks", "built-in"):
         table.add_column(column, overflow="fold")
     for p in components.plugins:
-        table.add_row(
-            p.name, p.distribution, p.version, ", ".join(p.hooks), "yes" if p.builtin else ""
-        )
+        cells = (p.name, p.distribution, p.version, ", ".join(p.hooks))
+        table.add_row(*map(literal, cells), "yes" if p.builtin else "")
     console.print(table)
     if components.failures:
         failed = Table(title="plugins that failed to load", style="red")
         for column in ("plugin", "distribution", "error"):
             failed.add_column(column, overflow="fold")
         for f in components.failures:
-            failed.add_row(f.name, f.distribution, f.error)
+            failed.add_row(*map(literal, (f.name, f.distribution, f.error)))
         console.print(failed)

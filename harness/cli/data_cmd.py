@@ -18,6 +18,7 @@ from rich.table import Table
 
 from phasebench.cli.app import app
 from phasebench.cli.loading import load_components
+from phasebench.cli.markup import literal
 from phasebench.errors import UsageError
 
 data_app = typer.Typer(
@@ -82,10 +83,10 @@ def status(
         if row["file"] is None:
             where = "[dim]no files (generated in memory)[/dim]"
         elif row["found"]:
-            where = row["path"]
+            where = literal(row["path"])
         else:
             where = "[red]missing[/red]"
-        table.add_row(row["dataset"], row["file"] or "-", where)
+        table.add_row(literal(row["dataset"]), literal(row["file"] or "-"), where)
     Console().print(table)
 
 

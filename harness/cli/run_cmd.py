@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from phasebench.cli.app import app
+from phasebench.cli.markup import literal
 from phasebench.cli.probe_options import COMPONENT_OPTIONS_HELP, ProbeArgs, probe_command
 
 EXTRA_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -85,7 +86,7 @@ def execute_here(tasks, writer, search, skipped: int) -> None:
     console = Console(stderr=True)
     per_scan = len(search.grid.cs()) if search.mode == "grid" else None
     if skipped:
-        console.print(f"resume: {skipped} complete scans already in {writer.path}")
+        console.print(f"resume: {skipped} complete scans already in {literal(writer.path)}")
     with Progress(*progress_columns(), console=console) as progress:
         # A grid scan stops at its first divergence: the bar's total is the grid's length per
         # scan, and a scan that stops early advances the bar by the runs it skipped.
@@ -114,4 +115,4 @@ def execute_here(tasks, writer, search, skipped: int) -> None:
     if points and points[0].scans:
         out.print(phases_table(points[0].scans[0]))
     out.print(constants_table(points))
-    out.print(f"results: {writer.path}")
+    out.print(f"results: {literal(writer.path)}")

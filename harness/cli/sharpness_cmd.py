@@ -14,6 +14,7 @@ from rich.table import Table
 
 from phasebench.cli.app import app
 from phasebench.cli.loading import load_components
+from phasebench.cli.markup import literal
 from phasebench.errors import UsageError
 
 DEFAULT_BENCH_MODELS = ("uv", "fcn", "myrtle")
@@ -140,12 +141,12 @@ def sharpness_command(
     if as_json:
         typer.echo(json.dumps(summary))
         return
-    table = Table(title=f"sharpness of {model} on {dataset} ({init}, {loss})")
+    table = Table(title=literal(f"sharpness of {model} on {dataset} ({init}, {loss})"))
     table.add_column("quantity")
     table.add_column("value", overflow="fold")
     for key, value in summary.items():
         shown = ", ".join(f"{x:.6g}" for x in value) if isinstance(value, list) else str(value)
-        table.add_row(key, shown)
+        table.add_row(key, literal(shown))
     Console().print(table)
     if not result.converged:
         typer.echo(
@@ -322,27 +323,27 @@ def _print_bench(rows: list[dict[str, Any]], k: int) -> None:
     for row in rows:
         if "skipped" in row:
             table.add_row(
-                row["model"],
+                literal(row["model"]),
                 str(row["parameters"]),
-                row["estimator"],
+                literal(row["estimator"]),
                 "-",
                 "-",
                 "-",
                 "-",
                 "-",
-                f"refused: {row['skipped']}",
+                literal(f"refused: {row['skipped']}"),
             )
             continue
         table.add_row(
-            row["model"],
+            literal(row["model"]),
             str(row["parameters"]),
-            row["estimator"],
+            literal(row["estimator"]),
             str(row["hvps"]),
             f"{row['wall_time']:.3f}",
             f"{row['rel_err_max']:.2e}",
             f"{row['rel_err_topk']:.2e}",
             "yes" if row["converged"] else "NO",
-            row["reference"],
+            literal(row["reference"]),
         )
     Console().print(table)
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from phasebench.cli.app import app
+from phasebench.cli.markup import literal
 
 
 def _finite(value: Any) -> Any:
@@ -104,13 +105,13 @@ def show(
         scans = point.scans if all_scans else point.scans[:1]
         for scan in scans:
             if scan.runs:
-                console.print(f"[b]{point_label(point.config)}[/b]", soft_wrap=True)
+                console.print(f"[b]{literal(point_label(point.config))}[/b]", soft_wrap=True)
                 console.print(phases_table(scan))
     if points:
         console.print(constants_table(points))
     for task_id, failure in sorted(loaded["failures"].items()):
         console.print(
             f"[red]failed[/red] {task_id} after {failure.get('attempts')} attempt(s): "
-            f"{failure.get('error')}",
+            + literal(failure.get("error")),
             soft_wrap=True,
         )

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from phasebench.cli.app import app
+from phasebench.cli.markup import literal
 from phasebench.cli.probe_options import (
     COMPONENT_OPTIONS_HELP,
     PROBE,
@@ -135,7 +136,7 @@ def run_sweep(tasks, skipped, writer, executor, search) -> None:
 
     console = Console(stderr=True)
     if skipped:
-        console.print(f"resume: {skipped} complete scans already in {writer.path}")
+        console.print(f"resume: {skipped} complete scans already in {literal(writer.path)}")
     groups = group_by_init(tasks)
     counts = {"done": 0, "failed": 0}
     columns = progress_columns(
@@ -156,7 +157,8 @@ def run_sweep(tasks, skipped, writer, executor, search) -> None:
                     )
                 counts["failed"] += len(group)
                 console.print(
-                    f"[red]failed[/red] after {outcome.attempts} attempts: {outcome.error.line()}"
+                    f"[red]failed[/red] after {outcome.attempts} attempts: "
+                    + literal(outcome.error.line())
                 )
             progress.update(
                 bar, advance=len(group), failed=counts["failed"], running=executor.in_flight
@@ -165,4 +167,4 @@ def run_sweep(tasks, skipped, writer, executor, search) -> None:
     out = Console()
     out.print(constants_table(points))
     summary = f"{counts['done']} scans done, {counts['failed']} failed, {skipped} skipped"
-    out.print(f"{summary}; results: {writer.path}")
+    out.print(f"{summary}; results: {literal(writer.path)}")

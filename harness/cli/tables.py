@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
+from phasebench.cli.markup import literal
 from phasebench.probe.constants import NAMES, Aggregate, Constant
 from phasebench.probe.summary import PointSummary, ScanSummary, point_label
 
@@ -54,13 +55,14 @@ def constants_table(points: Sequence[PointSummary]) -> Table:
     """Per scan (seed, SGD seed) and aggregated over seeds: lambda0, L0 and the constants."""
     labels, caption = point_labels(points)
     table = Table(
-        title="critical constants (div: undetermined, the scan diverged first)", caption=caption
+        title="critical constants (div: undetermined, the scan diverged first)",
+        caption=literal(caption),
     )
     columns = ("point", "seed", "sgd", "lambda0", "L0", *NAMES)
     for column in columns if len(points) > 1 else columns[1:]:
         table.add_column(column, overflow="fold")
     for point, label in zip(points, labels, strict=True):
-        first = [label] if len(points) > 1 else []
+        first = [literal(label)] if len(points) > 1 else []
         for scan in point.scans:
             table.add_row(
                 *first,
