@@ -127,7 +127,7 @@ def write_results(
             runs.append(run.summary())
             if run.diverged:
                 break
-        writer.complete_scan(config.scan_id, critical_constants(runs))
+        writer.complete_scan(config.scan_id, critical_constants(runs), sharp_eps=0.0)
     for point in point_summaries(scan_summaries(load(path))):
         writer.write_point(
             point.point_id,

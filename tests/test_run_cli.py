@@ -186,3 +186,10 @@ def test_constants_are_stored_as_json(tmp_path):
         [scan] = f["scans"].values()
         constants = json.loads(scan.attrs["constants"])
     assert constants["c_max"]["status"] in ("found", "above-grid")
+
+
+def test_the_sharp_eps_a_scan_ran_with_is_stored_with_its_constants(tmp_path):
+    out = tmp_path / "p.h5"
+    assert run_cli(*TINY, "--sharp-eps", "0.25", "--out", str(out)).exit_code == 0
+    [scan] = load(out)["scans"].values()
+    assert scan["sharp_eps"] == 0.25 and scan["complete"]

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import h5py
 from plotting_results import ScanSpec, config_for, write_results
 from typer.testing import CliRunner
 
@@ -156,3 +157,19 @@ def test_show_and_plot_never_import_torch_and_plot_prints_its_pngs(tmp_path):
     written = sorted(lines[:-1])
     assert written == sorted(str(p) for p in out.iterdir())
     assert [p.rsplit("/", 1)[1].split("-")[0] for p in written] == ["phases", "trajectories"]
+
+
+def test_show_uses_the_threshold_each_scan_was_run_with_unless_overridden(tmp_path):
+    path = two_seed_file(tmp_path)
+    with h5py.File(path, "a") as f:  # as if run with --sharp-eps 0.05
+        for scan in f["scans"].values():
+            scan.attrs["sharp_eps"] = 0.05
+    shown = json.loads(runner.invoke(app, ["show", str(path), "--json"]).output)
+    assert shown["sharp_eps"] is None
+    scan = shown["points"][0]["scans"][0]
+    assert scan["sharp_eps"] == 0.05 and scan["constants"]["c_sharp"]["value"] == 4.0
+    override = json.loads(
+        runner.invoke(app, ["show", str(path), "--json", "--sharp-eps", "0"]).output
+    )
+    scan = override["points"][0]["scans"][0]
+    assert scan["sharp_eps"] == 0.0 and scan["constants"]["c_sharp"]["value"] == 2.0**1.5

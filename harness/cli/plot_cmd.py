@@ -20,9 +20,14 @@ def plot(
         ),
     ] = None,
     sharp_eps: Annotated[
-        float,
-        typer.Option("--sharp-eps", help="c_sharp threshold: lambda_t / lambda0 > 1 + eps."),
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            "--sharp-eps",
+            help="c_sharp threshold: lambda_t / lambda0 > 1 + eps "
+            "(default: the value each scan was run with).",
+            show_default=False,
+        ),
+    ] = None,
     all_scans: Annotated[
         bool, typer.Option("--all-scans", help="Trajectories of every scan, not the first.")
     ] = False,
@@ -33,7 +38,7 @@ def plot(
     from phasebench.errors import UsageError
     from phasebench.plotting import plot_file
 
-    if sharp_eps < 0:
+    if sharp_eps is not None and sharp_eps < 0:
         raise UsageError(f"--sharp-eps must be >= 0, not {sharp_eps}")
     for path in plot_file(file, out_dir, sharp_eps=sharp_eps, all_scans=all_scans):
         typer.echo(str(path))

@@ -110,7 +110,7 @@ def execute_here(tasks, writer, search, skipped: int) -> None:
                 progress.update(bar, advance=max(per_scan - ran, 0) + len(task.done))
 
         run_in_process(tasks, writer, on_run, on_scan)
-    points = finalize(writer, search.sharp_eps)
+    points = finalize(writer)
     out = Console()
     if points and points[0].scans:
         out.print(phases_table(points[0].scans[0]))

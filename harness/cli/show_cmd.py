@@ -25,13 +25,13 @@ def _aggregate(aggregate) -> dict[str, Any]:
     return {k: _finite(v) for k, v in asdict(aggregate).items()}
 
 
-def summary_json(path: Path, points, failures: dict[str, Any], sharp_eps: float) -> dict:
+def summary_json(path: Path, points, failures: dict[str, Any], sharp_eps: float | None) -> dict:
     """The constants of every scan and their aggregates per point, JSON-ready (nan -> null)."""
     from phasebench.probe.summary import point_label
 
     return {
         "file": str(path),
-        "sharp_eps": sharp_eps,
+        "sharp_eps": sharp_eps,  # null: each scan's recorded threshold, in its "sharp_eps"
         "points": [
             {
                 "point_id": point.point_id,
@@ -48,6 +48,7 @@ def summary_json(path: Path, points, failures: dict[str, Any], sharp_eps: float)
                         "lambda0": scan.lambda0,
                         "loss0": scan.loss0,
                         "complete": scan.complete,
+                        "sharp_eps": scan.sharp_eps,
                         "constants": {
                             n: {"value": _finite(c.value), "status": c.status}
                             for n, c in scan.constants.items()
@@ -72,9 +73,14 @@ def summary_json(path: Path, points, failures: dict[str, Any], sharp_eps: float)
 def show(
     file: Annotated[Path, typer.Argument(help="A results file written by run or sweep.")],
     sharp_eps: Annotated[
-        float,
-        typer.Option("--sharp-eps", help="c_sharp threshold: lambda_t / lambda0 > 1 + eps."),
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            "--sharp-eps",
+            help="c_sharp threshold: lambda_t / lambda0 > 1 + eps "
+            "(default: the value each scan was run with).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the constants and aggregates as JSON.")
     ] = False,
@@ -91,7 +97,7 @@ def show(
     from phasebench.probe.summary import point_label, point_summaries, scan_summaries
     from phasebench.results import load
 
-    if sharp_eps < 0:
+    if sharp_eps is not None and sharp_eps < 0:
         raise UsageError(f"--sharp-eps must be >= 0, not {sharp_eps}")
     loaded = load(file)
     points = point_summaries(scan_summaries(loaded, sharp_eps))

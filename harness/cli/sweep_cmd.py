@@ -163,7 +163,7 @@ def run_sweep(tasks, skipped, writer, executor, search) -> None:
             progress.update(
                 bar, advance=len(group), failed=counts["failed"], running=executor.in_flight
             )
-    points = finalize(writer, search.sharp_eps)
+    points = finalize(writer)
     out = Console()
     out.print(constants_table(points))
     summary = f"{counts['done']} scans done, {counts['failed']} failed, {skipped} skipped"

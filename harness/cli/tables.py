@@ -94,7 +94,7 @@ def phases_table(scan: ScanSummary) -> Table:
     for run in scan.runs:
         if run.diverged:
             phase = "[red]divergence[/red]"
-        elif run.sharp_ratio_max > 1.0 and run.loss_ratio_max > 1.0:
+        elif run.sharp_ratio_max > 1.0 + scan.sharp_eps and run.loss_ratio_max > 1.0:
             phase = "[magenta]loss-sharpness catapult[/magenta]"
         elif run.loss_ratio_max > 1.0:
             phase = "[yellow]loss catapult[/yellow]"

@@ -39,7 +39,7 @@ def _point_slug(view: PointView) -> str:
 
 
 def figures(
-    loaded: Mapping[str, Any], sharp_eps: float = 0.0, all_scans: bool = False
+    loaded: Mapping[str, Any], sharp_eps: float | None = None, all_scans: bool = False
 ) -> Iterator[tuple[str, Figure]]:
     """(file name, figure) for every figure of ``plan``, built one at a time."""
     for name, build in plan(loaded, sharp_eps, all_scans):
@@ -47,7 +47,7 @@ def figures(
 
 
 def plan(
-    loaded: Mapping[str, Any], sharp_eps: float = 0.0, all_scans: bool = False
+    loaded: Mapping[str, Any], sharp_eps: float | None = None, all_scans: bool = False
 ) -> list[tuple[str, Callable[[], Figure]]]:
     """(file name, figure builder) for every figure of a loaded results file:
 
@@ -91,9 +91,7 @@ def plan(
                 )
             )
     for view in alone:
-        out.append(
-            (f"phases-{_point_slug(view)}.png", partial(point_phase_figure, view, sharp_eps))
-        )
+        out.append((f"phases-{_point_slug(view)}.png", partial(point_phase_figure, view)))
     if len(alone) >= 2:
         out.append(("phase-diagram-points.png", partial(phase_diagram_figure, alone, "index")))
     return out
@@ -106,7 +104,7 @@ def _series_id(members: list[PointView]) -> str:
 def plot_file(
     path: str | Path,
     out_dir: str | Path | None = None,
-    sharp_eps: float = 0.0,
+    sharp_eps: float | None = None,
     all_scans: bool = False,
 ) -> list[Path]:
     """Write the PNGs of a results file into ``out_dir`` (default ``<stem>-plots/`` next to the

@@ -453,16 +453,18 @@ def _shade_c(ax: Axes, view: PointView, low: float, high: float) -> bool:
     return not diverges
 
 
-def point_phase_figure(view: PointView, sharp_eps: float = 0.0) -> Figure:
+def point_phase_figure(view: PointView) -> Figure:
     """One point: per-c max ratios of every seed over the shaded phases, and the constants as
     a strip over the same log2 c axis. The ratio lines carry gid "loss seed <s> sgd <k>" and
-    "sharpness seed <s> sgd <k>"; the strip's constant markers gid = the constant's name."""
+    "sharpness seed <s> sgd <k>"; the strip's constant markers gid = the constant's name. A
+    c_sharp threshold 1 + eps above 1 (the scans') is drawn as a second dotted line."""
     figure = new_figure(11.0, 6.4)
     top, strip = figure.subplots(2, 1, sharex=True, height_ratios=[3.0, 1.35])
     low, high = _c_range([view])
     not_probed = _shade_c(top, view, low, high)
     _shade_c(strip, view, low, high)
     ratio_handles = []
+    epsilons = sorted({scan.sharp_eps for scan in view.summary.scans if scan.sharp_eps})
     diverged_cs = set()
     for i, scan in enumerate(view.summary.scans):
         stable = [r for r in scan.runs if not r.diverged]
@@ -500,13 +502,13 @@ def point_phase_figure(view: PointView, sharp_eps: float = 0.0) -> Figure:
             [],
             color="0.35",
             ls=":",
-            label="ratio 1" + (f" (and 1 + ε = {1 + sharp_eps:g})" if sharp_eps else ""),
+            label="ratio 1" + "".join(f" (and 1 + ε = {1 + eps:g})" for eps in epsilons),
         ),
     ]
     top.set_yscale("log")
     top.axhline(1.0, color="0.35", ls=":", lw=1.0, zorder=2)
-    if sharp_eps:
-        top.axhline(1.0 + sharp_eps, color="#c2410c", ls=":", lw=0.8, zorder=2)
+    for eps in epsilons:
+        top.axhline(1.0 + eps, color="#c2410c", ls=":", lw=0.8, zorder=2)
     if diverged_cs:
         ymax = top.get_ylim()[1]
         top.plot(

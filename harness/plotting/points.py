@@ -163,9 +163,10 @@ def constant_stats(summary: PointSummary) -> dict[str, ConstantStats]:
     return out
 
 
-def point_views(loaded: Mapping[str, Any], sharp_eps: float = 0.0) -> list[PointView]:
-    """Every point of a loaded file that has scans, constants recomputed with ``sharp_eps``,
-    sorted by (depth, width) where the model has them, else by label."""
+def point_views(loaded: Mapping[str, Any], sharp_eps: float | None = None) -> list[PointView]:
+    """Every point of a loaded file that has scans, constants recomputed with each scan's
+    recorded c_sharp threshold or with ``sharp_eps``, sorted by (depth, width) where the model
+    has them, else by label."""
     views = [
         PointView(summary, constant_stats(summary))
         for summary in point_summaries(scan_summaries(loaded, sharp_eps))

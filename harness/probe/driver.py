@@ -32,7 +32,7 @@ def run_in_process(
 
     for group in group_by_init(list(tasks)):
         for task, result in run_group(group, on_start=writer.write_scan, on_run=write_run):
-            writer.complete_scan(task.config.scan_id, result.constants)
+            writer.complete_scan(task.config.scan_id, result.constants, task.search.sharp_eps)
             on_scan(task, result.constants)
 
 
@@ -41,11 +41,12 @@ def write_result(writer: ResultsWriter, task: ScanTask, result: ScanResult) -> N
     writer.write_scan(result.start)  # no-op when the file has it already
     for run in result.runs:
         writer.write_run(run)
-    writer.complete_scan(task.config.scan_id, result.constants)
+    writer.complete_scan(task.config.scan_id, result.constants, task.search.sharp_eps)
 
 
-def finalize(writer: ResultsWriter, sharp_eps: float = 0.0) -> list[PointSummary]:
-    """Aggregate every point of the file over its seeds and store the aggregates."""
+def finalize(writer: ResultsWriter, sharp_eps: float | None = None) -> list[PointSummary]:
+    """Aggregate every point of the file over its seeds and store the aggregates (each scan
+    with the c_sharp threshold it was run with, unless ``sharp_eps`` overrides it)."""
     points = point_summaries(scan_summaries(load(writer.path), sharp_eps))
     for point in points:
         writer.write_point(

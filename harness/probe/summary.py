@@ -23,6 +23,7 @@ class ScanSummary:
     constants: dict[str, Constant]
     runs: list[RunSummary]
     complete: bool
+    sharp_eps: float  # the c_sharp threshold the constants use: lambda_t / lambda0 > 1 + eps
 
 
 def run_summaries(scan: Mapping[str, Any]) -> dict[str, RunSummary]:
@@ -35,12 +36,19 @@ def run_summaries(scan: Mapping[str, Any]) -> dict[str, RunSummary]:
     }
 
 
-def scan_summaries(loaded: Mapping[str, Any], sharp_eps: float = 0.0) -> list[ScanSummary]:
-    """Every scan of a loaded results file, its constants recomputed from its runs (so a
-    different ``sharp_eps`` can be asked for after the fact)."""
+def recorded_sharp_eps(scan: Mapping[str, Any]) -> float:
+    """The c_sharp threshold a scan was run with (files that do not record it used 0)."""
+    return float(scan.get("sharp_eps", 0.0))
+
+
+def scan_summaries(loaded: Mapping[str, Any], sharp_eps: float | None = None) -> list[ScanSummary]:
+    """Every scan of a loaded results file, its constants recomputed from its runs with the
+    threshold the scan was run with, or with ``sharp_eps`` when one is asked for after the
+    fact."""
     out = []
     for scan_id, scan in loaded["scans"].items():
         runs = sorted(run_summaries(scan).values(), key=lambda r: r.c)
+        eps = recorded_sharp_eps(scan) if sharp_eps is None else float(sharp_eps)
         out.append(
             ScanSummary(
                 scan_id=scan_id,
@@ -48,9 +56,10 @@ def scan_summaries(loaded: Mapping[str, Any], sharp_eps: float = 0.0) -> list[Sc
                 config=scan["config"],
                 lambda0=float(scan["lambda0"]),
                 loss0=float(scan["loss0"]),
-                constants=critical_constants(runs, sharp_eps),
+                constants=critical_constants(runs, eps),
                 runs=runs,
                 complete=bool(scan.get("complete", False)),
+                sharp_eps=eps,
             )
         )
     return sorted(out, key=lambda s: (s.point_id, s.config["seed"], s.config["sgd_seed"]))

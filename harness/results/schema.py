@@ -6,7 +6,9 @@ SCHEMA_VERSION and say so in docs/results.md.
     /                         attrs: format, schema_version, created, phasebench_version
     /scans/<scan_id>          attrs: config (JSON), point_id, seed, sgd_seed, lambda0, loss0,
                                      lambda0_hvps, lambda0_converged, lambda0_seconds,
-                                     complete, constants (JSON, when complete)
+                                     complete, constants (JSON, when complete), sharp_eps
+                                     (when complete: the c_sharp threshold of the run; files
+                                     without it were made with 0)
     /scans/<scan_id>/runs/<run_id>
                               attrs: config (JSON), c, eta, diverged, diverged_step, seconds,
                                      sharpness_seconds, provenance (JSON)

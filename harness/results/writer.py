@@ -115,7 +115,10 @@ class ResultsWriter:
             for name in schema.RUN_ARRAYS:
                 group.create_dataset(name, data=np.asarray(getattr(run, name)))
 
-    def complete_scan(self, scan_id: str, constants: Mapping[str, Constant]) -> None:
+    def complete_scan(
+        self, scan_id: str, constants: Mapping[str, Constant], sharp_eps: float
+    ) -> None:
+        """Mark a scan complete with its constants and the c_sharp threshold they used."""
         with self._open() as f:
             group = f[f"{schema.SCANS}/{scan_id}"]
             group.attrs["constants"] = _json(
@@ -124,6 +127,7 @@ class ResultsWriter:
                     for k, v in constants.items()
                 }
             )
+            group.attrs["sharp_eps"] = float(sharp_eps)
             group.attrs["complete"] = True
 
     def write_point(
