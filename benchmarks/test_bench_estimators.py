@@ -3,15 +3,19 @@
 One torch thread. The MLP is ReLU 784-256-256-256-10 with MSE over 2048 Gaussian examples
 (float32, like the probe; references in float64); the small CNN is checked against ``exact``.
 The peers (PyHessian, hessian-eigenthings) run on the same model and data when installed
-(``pip install --no-deps pyhessian hessian-eigenthings``). The last benchmark reports the
-ratios the estimators issue targets, in ``extra_info`` and on stdout.
+(``pip install --no-deps pyhessian hessian-eigenthings``). The ``test_target_*`` benchmarks
+measure their ratios with the cases interleaved round by round, so that drift of a shared,
+noisy machine cannot favour one side; the last benchmark reports every target's ratio, in
+``extra_info`` and on stdout.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,7 +91,6 @@ def test_hvp(benchmark, mlp_problem, backend):
     v = op.random_vector(torch.Generator().manual_seed(0))
     op.matvec(v)  # build / warm up
     benchmark(op.matvec, v)
-    MEASURED[f"hvp-{backend}"] = benchmark.stats["median"]
     benchmark.extra_info["per_gradient"] = benchmark.stats["median"] / MEASURED["gradient"]
 
 
@@ -100,7 +103,6 @@ def test_operator_build(benchmark, mlp_problem):
         return op.backend
 
     benchmark(build)
-    MEASURED["build"] = benchmark.stats["median"]
     benchmark.extra_info["per_gradient"] = benchmark.stats["median"] / MEASURED["gradient"]
 
 
@@ -111,8 +113,7 @@ def test_operator_build(benchmark, mlp_problem):
         ("lanczos", "float32", {}),
         # the target "relative error 1e-6 within 20 HVPs": a residual tolerance of 5e-4
         ("lanczos", "float64", {"tol": 5e-4}),
-        # stopped no later than needed to beat PyHessian's default accuracy (~1% here)
-        ("lanczos", "float32", {"tol": 0.03}),
+        ("lanczos", "float32", {"start": "random"}),
         ("power", "float32", {}),
         ("power", "float64", {"max_iter": 100, "tol": 1e-6}),
     ],
@@ -128,8 +129,7 @@ def test_estimator_mlp(benchmark, mlp_problem, mlp_reference, estimator, dtype, 
     benchmark.extra_info.update(
         hvps=result.hvps, rel_err=err, converged=result.converged, backend=result.backend
     )
-    key = f"{estimator}-{dtype}" + ("-matched" if options.get("tol") == 0.03 else "")
-    MEASURED[key] = benchmark.stats["median"]
+    key = f"{estimator}-{dtype}" + "".join(f"-{k}={v}" for k, v in options.items())
     MEASURED[f"{key}-err"] = err
     MEASURED[f"{key}-hvps"] = result.hvps
 
@@ -167,18 +167,36 @@ def test_lanczos_warm_start_after_a_step(benchmark, mlp_problem):
 
 
 # --------------------------------------------------------------------------- peers
-def test_peer_pyhessian(benchmark, mlp_problem, mlp_reference):
+def pyhessian_top(model, x, y, seed: int) -> tuple[float, int]:
+    """PyHessian's default ``eigenvalues()`` (power iteration, tol 1e-3 on the change, at most
+    100 products) from its own graph, and the products it took (its module-level
+    ``hessian_vector_product`` is wrapped to count them). It draws its start from the global
+    generator."""
     pyhessian = pytest.importorskip("pyhessian", reason="pip install --no-deps pyhessian")
+    module = sys.modules[pyhessian.hessian.__module__]
+    original, calls = module.hessian_vector_product, []
+
+    def counted(*args):
+        calls.append(1)
+        return original(*args)
+
+    torch.manual_seed(seed)
+    module.hessian_vector_product = counted
+    try:
+        values, _ = pyhessian.hessian(model, half_mse, data=(x, y), cuda=False).eigenvalues()
+    finally:
+        module.hessian_vector_product = original
+    for p in model.parameters():  # its loss.backward(create_graph=True) leaves a .grad cycle
+        p.grad = None
+    return values[0], len(calls)
+
+
+def test_peer_pyhessian(benchmark, mlp_problem, mlp_reference):
     model, x, y = mlp_problem
-
-    def run():
-        h = pyhessian.hessian(model, half_mse, data=(x, y), cuda=False)
-        return h.eigenvalues()
-
-    values, _ = benchmark.pedantic(run, rounds=3, iterations=1)
-    err = rel(values[0], mlp_reference[0])
-    benchmark.extra_info.update(rel_err=err)
-    MEASURED["pyhessian"], MEASURED["pyhessian-err"] = benchmark.stats["median"], err
+    value, products = benchmark.pedantic(
+        lambda: pyhessian_top(model, x, y, 0), rounds=3, iterations=1
+    )
+    benchmark.extra_info.update(rel_err=rel(value, mlp_reference[0]), hvps=products)
 
 
 @pytest.mark.parametrize("method", ["lanczos", "power"])
@@ -197,7 +215,93 @@ def test_peer_hessian_eigenthings(benchmark, mlp_problem, mlp_reference, method)
     value = float(benchmark.pedantic(run, rounds=3, iterations=1))
     err = rel(value, mlp_reference[0])
     benchmark.extra_info.update(rel_err=err)
-    MEASURED[f"eigenthings-{method}"] = benchmark.stats["median"]
+
+
+# ------------------------------------------------------------------ paired targets
+def interleaved(cases: dict, rounds: int) -> dict[str, list]:
+    """Run every case once per round, in turn (after one warm-up each), so that a machine
+    getting slower or faster affects all alike; returns each case's (seconds, value) list."""
+    for case in cases.values():
+        case(0)
+    out: dict[str, list] = {name: [] for name in cases}
+    for r in range(rounds):
+        for name, case in cases.items():
+            began = time.perf_counter()
+            value = case(r)
+            out[name].append((time.perf_counter() - began, value))
+    return out
+
+
+def median_time(samples: list) -> float:
+    return statistics.median(t for t, _ in samples)
+
+
+def test_target_hvp_per_gradient(benchmark, mlp_problem):
+    """An HVP of each backend against one gradient, interleaved (target: <= 1.6)."""
+    model, x, y = mlp_problem
+    params = list(model.parameters())
+    cases = {"gradient": lambda r: torch.autograd.grad(half_mse(model(x), y), params)}
+    for backend in ("graph", "rev-rev", "fwd-rev"):
+        op = HessianOperator(model, half_mse, x, y, backend=backend)
+        v = op.random_vector(torch.Generator().manual_seed(0))
+        cases[backend] = lambda r, op=op, v=v: op.matvec(v)
+    samples = benchmark.pedantic(lambda: interleaved(cases, 15), rounds=1, iterations=1)
+    gradient = median_time(samples["gradient"])
+    ratios = {b: median_time(samples[b]) / gradient for b in cases if b != "gradient"}
+    benchmark.extra_info.update(gradient_s=gradient, hvp_per_gradient=ratios)
+    MEASURED["hvp_per_gradient"] = min(ratios.values())
+    MEASURED["hvp_per_gradient_backend"] = min(ratios, key=ratios.__getitem__)
+
+
+#: Lanczos budgets (products, no tolerance) for the equal-accuracy comparison.
+BUDGETS = (4, 5, 6, 7, 8, 10, 12)
+
+
+def test_target_speed_against_pyhessian_at_equal_accuracy(benchmark, mlp_problem, mlp_reference):
+    """PyHessian's default ``eigenvalues()`` against phasebench's default estimator, interleaved
+    over 15 seeds (target: >= 3x faster at equal or better accuracy). Lanczos runs with its
+    defaults, and with fixed budgets of products: the smallest budget whose median error is at
+    most PyHessian's median error is "equal or better accuracy" (a work-precision comparison;
+    each budget's error is measured here, none is assumed)."""
+    pytest.importorskip("pyhessian", reason="pip install --no-deps pyhessian")
+    model, x, y = mlp_problem
+    top = mlp_reference[0]
+
+    def lanczos(**options):
+        def run(r: int) -> tuple[float, int]:
+            result = sharpness(model, half_mse, x, y, seed=r, **options)
+            return result.lambda_max, result.hvps
+
+        return run
+
+    cases = {"pyhessian": lambda r: pyhessian_top(model, x, y, r), "default": lanczos()}
+    cases.update({f"budget-{m}": lanczos(max_iter=m, tol=0.0) for m in BUDGETS})
+    samples = benchmark.pedantic(lambda: interleaved(cases, 15), rounds=1, iterations=1)
+    table = {
+        name: {
+            "median_s": median_time(runs),
+            "median_rel_err": statistics.median(rel(v, top) for _, (v, _) in runs),
+            "products": sorted({n for _, (_, n) in runs}),
+        }
+        for name, runs in samples.items()
+    }
+    peer = table["pyhessian"]
+    matched = next(
+        (
+            f"budget-{m}"
+            for m in BUDGETS
+            if table[f"budget-{m}"]["median_rel_err"] <= peer["median_rel_err"]
+        ),
+        None,
+    )
+    benchmark.extra_info.update(table=table, matched=matched)
+    MEASURED["pyhessian_err"] = peer["median_rel_err"]
+    MEASURED["default_speedup"] = peer["median_s"] / table["default"]["median_s"]
+    MEASURED["default_err"] = table["default"]["median_rel_err"]
+    if matched is not None:
+        MEASURED["matched"] = matched
+        MEASURED["matched_speedup"] = peer["median_s"] / table[matched]["median_s"]
+        MEASURED["matched_err"] = table[matched]["median_rel_err"]
 
 
 # -------------------------------------------------------------------------- memory
@@ -238,29 +342,29 @@ def test_targets_report(benchmark):
     """The issue's targets as ratios measured in this run (needs the benchmarks above)."""
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
     m = MEASURED
-    report = {}
-    if "hvp-graph" in m:
-        best = min(m[k] for k in m if k.startswith("hvp-") and not k.endswith("err"))
-        report["hvp_per_gradient (target <= 1.6)"] = best / m["gradient"]
-    if "lanczos-float64-err" in m:
-        report["lanczos_float64(tol=5e-4) rel_err (target 1e-6)"] = m["lanczos-float64-err"]
-        report["lanczos_float64(tol=5e-4) hvps (target <= 20)"] = m["lanczos-float64-hvps"]
-    if "pyhessian" in m and "lanczos-float32" in m:
-        report["pyhessian_time / lanczos_time (target >= 3)"] = (
-            m["pyhessian"] / m["lanczos-float32"]
-        )
-        report["lanczos_err / pyhessian_err (target <= 1)"] = m["lanczos-float32-err"] / max(
-            m["pyhessian-err"], 1e-300
-        )
-    if "pyhessian" in m and "lanczos-float32-matched" in m:
-        report["pyhessian_time / lanczos(tol=0.03)_time (target >= 3)"] = (
-            m["pyhessian"] / m["lanczos-float32-matched"]
-        )
-        report["lanczos(tol=0.03)_err / pyhessian_err (target <= 1)"] = m[
-            "lanczos-float32-matched-err"
-        ] / max(m["pyhessian-err"], 1e-300)
+    report: dict[str, object] = {}
+    if "hvp_per_gradient" in m:
+        report["hvp / gradient, interleaved (target <= 1.6)"] = m["hvp_per_gradient"]
+        report["hvp backend"] = m["hvp_per_gradient_backend"]
+    if "lanczos-float64-tol=0.0005-err" in m:
+        report["lanczos float64 tol=5e-4: rel err (target 1e-6)"] = m[
+            "lanczos-float64-tol=0.0005-err"
+        ]
+        report["lanczos float64 tol=5e-4: hvps (target <= 20)"] = m[
+            "lanczos-float64-tol=0.0005-hvps"
+        ]
+    if "default_speedup" in m:
+        report["pyhessian median rel err"] = m["pyhessian_err"]
+        report["pyhessian time / lanczos default time"] = m["default_speedup"]
+        report["lanczos default median rel err"] = m["default_err"]
+    if "matched_speedup" in m:
+        report["lanczos budget at equal or better accuracy"] = m["matched"]
+        report["pyhessian time / lanczos time at equal or better accuracy (target >= 3)"] = m[
+            "matched_speedup"
+        ]
+        report["lanczos rel err at that budget"] = m["matched_err"]
     if "mem-total" in m:
-        report["peak_rss sharpness / gradient (target <= 2.5)"] = m["mem-total"]
-        report["peak_rss increment sharpness / gradient"] = m["mem-increment"]
+        report["peak rss: sharpness / gradient process (target <= 2.5)"] = m["mem-total"]
+        report["peak rss above the loaded baseline: sharpness / gradient"] = m["mem-increment"]
     benchmark.extra_info.update(report)
     print("\n" + json.dumps(report, indent=2))
