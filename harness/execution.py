@@ -17,6 +17,7 @@ Nothing here imports torch, dask or a built-in plugin.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import sys
@@ -203,6 +204,26 @@ def call_in_worker(fn: Callable[[Any], Any], task: Any) -> Captured:
 def killed_worker_error(detail: str) -> TaskError:
     """The error charged to a task whose worker process died while it was in flight."""
     return TaskError(type="WorkerDied", message=detail)
+
+
+def check_task_timeout(value: object, executor: str) -> float | None:
+    """``value`` (seconds per attempt; None: no limit) as a float > 0, or a one-line error."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise UsageError(
+            f"executor {executor!r}: task_timeout must be a number of seconds > 0, or null for "
+            f"no limit, got {value!r}"
+        )
+    return float(value)
+
+
+def timed_out_error(timeout: float) -> TaskError:
+    """The error charged to an attempt that ran longer than ``task_timeout``."""
+    return TaskError(
+        type="TaskTimeout",
+        message=f"the attempt ran longer than task_timeout={timeout:g} s; its worker was stopped",
+    )
 
 
 def describe_callable(fn: Callable[..., Any]) -> str:

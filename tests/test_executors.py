@@ -102,7 +102,7 @@ def test_local_restores_the_thread_count():
 @pytest.mark.parametrize("kind", ["process", "dask"])
 def test_outcomes_arrive_as_tasks_finish(kind, dask_address):
     # One slow task and five quick ones on two workers: the quick ones finish first.
-    tasks = [{"x": 0, "sleep": 1.5}] + [{"x": x} for x in range(1, 6)]
+    tasks = [{"x": 0, "sleep": 3.0}] + [{"x": x} for x in range(1, 6)]
     executor = executors(kind, dask_address)
     with executor:
         order = [o.index for o in executor.submit_all(executor_tasks.square, tasks)]
@@ -173,6 +173,37 @@ def test_only_the_task_that_kills_its_worker_is_charged():
     innocent, killer = outcomes
     assert innocent.ok and innocent.value == 9
     assert not killer.ok and killer.error.type == "WorkerDied"
+
+
+def test_an_attempt_over_task_timeout_is_stopped_and_charged_and_its_neighbour_rerun():
+    """retries=0: the hanging task fails with TaskTimeout; the task stopped beside it (it started
+    after it, so it was not over time itself) is rerun uncharged and succeeds."""
+    tasks = [{"x": 7, "sleep": 600}, {"x": 2, "sleep": 3.0}, {"x": 3, "sleep": 4.0}]
+    start = time.monotonic()
+    outcomes = run_all(
+        process.make(workers=2, retries=0, task_timeout=6.0), executor_tasks.square, tasks
+    )
+    hung, quick, stopped = outcomes
+    assert not hung.ok and hung.error.type == "TaskTimeout" and hung.attempts == 1
+    assert "task_timeout=6 s" in hung.error.message
+    assert quick.ok and quick.value == 4 and quick.attempts == 1
+    assert stopped.ok and stopped.value == 9 and stopped.attempts == 2
+    assert time.monotonic() - start < 60
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, "60", True, float("inf")])
+def test_a_bad_task_timeout_is_one_line(bad):
+    with pytest.raises(UsageError, match="task_timeout must be a number of seconds > 0") as info:
+        process.make(task_timeout=bad)
+    assert "\n" not in str(info.value)
+
+
+def test_only_the_process_executor_takes_a_task_timeout():
+    components = load_components()
+    assert components.get("executor", "process").options({"task_timeout": 60})["task_timeout"]
+    for name in ("local", "dask"):
+        with pytest.raises(UsageError, match="task_timeout"):
+            components.get("executor", name).options({"task_timeout": 60})
 
 
 @pytest.mark.parametrize("make", [process.make, dask_executor.make])

@@ -184,6 +184,14 @@ def _free_port() -> int:
         (["--executor", "slurm"], "unknown executor 'slurm'"),
         (["--executor", "local", "--scheduler", "tcp://x:1"], "executor 'local' has no option"),
         (["--model", "uv"], "model 'uv' has no option 'depth'"),
+        (
+            ["--executor", "process", "--opt", "executor.task_timeout=0"],
+            "task_timeout must be a number of seconds > 0",
+        ),
+        (
+            ["--executor", "local", "--opt", "executor.task_timeout=60"],
+            "executor 'local' has no option 'task_timeout'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, monkeypatch, args, message):

@@ -19,8 +19,9 @@ def register_executors(register):
     register(
         "process",
         "phasebench_builtins.executors.process:make",
-        description="worker processes on this machine, one torch thread each",
-        defaults={"workers": None, "retries": 2, "start_method": "spawn"},
+        description="worker processes on this machine, one torch thread each; task_timeout "
+        "(seconds) stops an attempt that runs longer",
+        defaults={"workers": None, "retries": 2, "start_method": "spawn", "task_timeout": None},
     )
     register(
         "dask",

@@ -14,12 +14,17 @@ Scheduling and failures:
   killed it. The policy: a fresh pool is started; if one task was in flight it is charged one
   attempt (error ``WorkerDied``); if several were, none is charged and they become *suspects*,
   rerun one at a time (nothing else in flight) until each has finished or died alone, so only
-  the task that kills its worker is ever charged. Then the pool runs ``workers`` at once again.
+  the task that kills its worker is ever charged. Then the pool runs ``workers`` at once again;
+- with ``task_timeout`` (seconds per attempt, from its submission: the first attempts on a
+  fresh pool include the workers' start-up), an attempt that runs longer is charged one
+  attempt (error ``TaskTimeout``) and the pool is stopped and restarted, since a pool cannot
+  stop one call; the other attempts it stopped are resubmitted first and not charged.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -36,9 +41,11 @@ from phasebench.execution import (
     call_in_worker,
     check_picklable,
     check_retries,
+    check_task_timeout,
     check_workers,
     init_worker,
     killed_worker_error,
+    timed_out_error,
 )
 
 START_METHODS = ("spawn", "forkserver")
@@ -52,9 +59,11 @@ class ProcessExecutor:
         workers: int | None = None,
         retries: int = DEFAULT_RETRIES,
         start_method: str = "spawn",
+        task_timeout: float | None = None,
     ) -> None:
         self.workers = check_workers(workers, "process")
         self.retries = check_retries(retries)
+        self.task_timeout = check_task_timeout(task_timeout, "process")
         if start_method not in START_METHODS:
             raise UsageError(
                 f"executor 'process': start_method must be one of {', '.join(START_METHODS)}, "
@@ -64,6 +73,7 @@ class ProcessExecutor:
         self.pools_started = 0
         self._pool: ProcessPoolExecutor | None = None
         self._running: dict[Future[Captured], int] = {}
+        self._submitted: dict[Future[Captured], float] = {}  # time.monotonic() at submission
         self._suspects: deque[int] = deque()  # tasks in flight when a worker died
 
     @property
@@ -112,7 +122,7 @@ class ProcessExecutor:
         try:
             self._refill(fn, ledger, waiting)
             while running:
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                done, _ = wait(list(running), self._time_left(), return_when=FIRST_COMPLETED)
                 if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
                     # The pool is dead: every pending future fails at once; collect them all.
                     done, _ = wait(list(running))
@@ -120,6 +130,7 @@ class ProcessExecutor:
                 casualties: list[int] = []
                 for future in done:
                     index = running.pop(future)
+                    self._submitted.pop(future, None)
                     exc = future.exception()
                     if isinstance(exc, BrokenProcessPool):
                         casualties.append(index)
@@ -141,11 +152,14 @@ class ProcessExecutor:
                     self._suspects.extend(casualties)
                 if casualties:
                     self._restart_pool()
+                elif self._overdue():
+                    self._stop_overdue(ledger, waiting, finished)
                 self._refill(fn, ledger, waiting)  # before yielding: workers stay busy
                 yield from finished
         finally:
             if running:  # closed early (an error, Ctrl-C, the caller stopped): stop the work
                 running.clear()
+                self._submitted.clear()
                 self._stop_pool(terminate=True)
                 self._start_pool()
 
@@ -169,6 +183,44 @@ class ProcessExecutor:
             queue.popleft()
             ledger.start(index)
             self._running[future] = index
+            self._submitted[future] = time.monotonic()
+
+    def _time_left(self) -> float | None:
+        """Seconds until the earliest attempt in flight runs over ``task_timeout`` (None: no
+        limit)."""
+        if self.task_timeout is None or not self._submitted:
+            return None
+        first = min(self._submitted.values())
+        return max(first + self.task_timeout - time.monotonic(), 0.0)
+
+    def _overdue(self) -> list[Future[Captured]]:
+        if self.task_timeout is None:
+            return []
+        now = time.monotonic()
+        return [f for f, t in self._submitted.items() if now - t >= self.task_timeout]
+
+    def _stop_overdue(
+        self, ledger: RetryLedger, waiting: deque[int], finished: list[Outcome]
+    ) -> None:
+        """Charge every overdue attempt a TaskTimeout, stop the pool (the only way to stop a
+        running call) and put the attempts it stopped besides them first in line, uncharged."""
+        assert self.task_timeout is not None
+        overdue = set(self._overdue())
+        stopped = [index for future, index in self._running.items() if future not in overdue]
+        for future in overdue:
+            index = self._running[future]
+            self._settle(
+                ledger,
+                index,
+                Captured(False, error=timed_out_error(self.task_timeout)),
+                waiting,
+                finished,
+            )
+        self._running.clear()
+        self._submitted.clear()
+        self._stop_pool(terminate=True)
+        self._start_pool()
+        waiting.extendleft(reversed(stopped))
 
     def _restart_pool(self) -> None:
         self._stop_pool()
@@ -190,7 +242,13 @@ class ProcessExecutor:
 
 
 def make(
-    workers: int | None = None, retries: int = DEFAULT_RETRIES, start_method: str = "spawn"
+    workers: int | None = None,
+    retries: int = DEFAULT_RETRIES,
+    start_method: str = "spawn",
+    task_timeout: float | None = None,
 ) -> ProcessExecutor:
-    """A :class:`ProcessExecutor` (the ``process`` executor component); ``workers`` None: cores."""
-    return ProcessExecutor(workers=workers, retries=retries, start_method=start_method)
+    """A :class:`ProcessExecutor` (the ``process`` executor component); ``workers`` None: cores,
+    ``task_timeout`` None: no limit on an attempt's seconds."""
+    return ProcessExecutor(
+        workers=workers, retries=retries, start_method=start_method, task_timeout=task_timeout
+    )
