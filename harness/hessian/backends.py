@@ -15,7 +15,7 @@ Each backend is built for one ``WeightedLoss`` and parameter tuple, then compute
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 
@@ -24,27 +24,15 @@ from phasebench.hessian.functional import WeightedLoss
 Tensors = tuple[torch.Tensor, ...]
 
 
-def _add(total: list[torch.Tensor] | None, parts: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    if total is None:
-        return list(parts)
-    for i, part in enumerate(parts):
-        total[i] = total[i] + part
-    return total
-
-
-def _accumulate(
-    total: list[torch.Tensor | None], parts: Sequence[torch.Tensor | None]
-) -> list[torch.Tensor | None]:
-    """Add ``parts`` into ``total`` where present (the first part is kept as is: no zero fill)."""
-    for i, part in enumerate(parts):
-        if part is not None:
-            total[i] = part if total[i] is None else total[i] + part
-    return total
-
-
-def _zeros_for_none(parts: Sequence[torch.Tensor | None], like: Tensors) -> Tensors:
-    """Zeros where a parameter got no contribution (it does not affect the loss)."""
-    return tuple(torch.zeros_like(x) if p is None else p for p, x in zip(parts, like, strict=True))
+def _sum(per_batch: Iterable[Sequence[torch.Tensor | None]], like: Tensors) -> Tensors:
+    """The sum over batches of parameter-shaped tuples; zeros where no batch contributed (a
+    parameter the loss does not depend on). The first contribution is kept as is: no zero fill."""
+    total: list[torch.Tensor | None] = [None] * len(like)
+    for parts in per_batch:
+        for i, part in enumerate(parts):
+            if part is not None:
+                total[i] = part if total[i] is None else total[i] + part
+    return tuple(torch.zeros_like(x) if t is None else t for t, x in zip(total, like, strict=True))
 
 
 class GraphBackend:
@@ -55,34 +43,35 @@ class GraphBackend:
     def __init__(self, fn: WeightedLoss, params: Tensors) -> None:
         self.params = tuple(p.detach().requires_grad_(True) for p in params)
         self.grads: list[tuple[list[int], Tensors]] = []
-        gradient: list[torch.Tensor | None] = [None] * len(params)
+        gradients = []
         with torch.enable_grad():
             for b in range(len(fn.batches)):
                 loss = fn.batch_loss(self.params, b)
                 grads = torch.autograd.grad(loss, self.params, create_graph=True, allow_unused=True)
                 live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
                 self.grads.append((live, tuple(grads[i] for i in live)))
-                gradient = _accumulate(gradient, [None if g is None else g.detach() for g in grads])
-        self._gradient = _zeros_for_none(gradient, self.params)
+                gradients.append([None if g is None else g.detach() for g in grads])
+        self._gradient = _sum(gradients, self.params)
 
     def gradient(self) -> Tensors:
         """The gradient the graph was built from (free: no further pass)."""
         return self._gradient
 
     def matvec(self, vs: Tensors) -> Tensors:
-        total: list[torch.Tensor | None] = [None] * len(vs)
-        for live, grads in self.grads:
-            if not live:
-                continue
-            parts = torch.autograd.grad(
-                grads,
-                self.params,
-                grad_outputs=[vs[i] for i in live],
-                retain_graph=True,
-                allow_unused=True,
-            )
-            total = _accumulate(total, parts)
-        return _zeros_for_none(total, vs)
+        return _sum(
+            (
+                torch.autograd.grad(
+                    grads,
+                    self.params,
+                    grad_outputs=[vs[i] for i in live],
+                    retain_graph=True,
+                    allow_unused=True,
+                )
+                for live, grads in self.grads
+                if live
+            ),
+            vs,
+        )
 
 
 class _FuncBackend:
@@ -95,12 +84,12 @@ class _FuncBackend:
             lambda *ps: self.fn.batch_loss(ps, b), argnums=tuple(range(len(self.params)))
         )
 
+    def _batches(self) -> range:
+        return range(len(self.fn.batches))
+
     def gradient(self) -> Tensors:
         """The gradient of the weighted mean loss (one gradient pass per batch, not cached)."""
-        total = None
-        for b in range(len(self.fn.batches)):
-            total = _add(total, self._grad(b)(*self.params))
-        return tuple(total)
+        return _sum((self._grad(b)(*self.params) for b in self._batches()), self.params)
 
 
 class RevRevBackend(_FuncBackend):
@@ -109,11 +98,10 @@ class RevRevBackend(_FuncBackend):
     name = "rev-rev"
 
     def matvec(self, vs: Tensors) -> Tensors:
-        total = None
-        for b in range(len(self.fn.batches)):
-            _, vjp_fn = torch.func.vjp(self._grad(b), *self.params)
-            total = _add(total, vjp_fn(tuple(vs)))
-        return tuple(total)
+        return _sum(
+            (torch.func.vjp(self._grad(b), *self.params)[1](tuple(vs)) for b in self._batches()),
+            vs,
+        )
 
 
 class FwdRevBackend(_FuncBackend):
@@ -122,11 +110,10 @@ class FwdRevBackend(_FuncBackend):
     name = "fwd-rev"
 
     def matvec(self, vs: Tensors) -> Tensors:
-        total = None
-        for b in range(len(self.fn.batches)):
-            _, hv = torch.func.jvp(self._grad(b), self.params, tuple(vs))
-            total = _add(total, hv)
-        return tuple(total)
+        return _sum(
+            (torch.func.jvp(self._grad(b), self.params, tuple(vs))[1] for b in self._batches()),
+            vs,
+        )
 
 
 BACKENDS: dict[str, type] = {
