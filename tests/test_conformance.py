@@ -13,6 +13,7 @@ from support import EXAMPLE_PLUGIN_SRC, REPO, install_fake_distribution, subproc
 from phasebench import testing
 from phasebench.plugins import load_components
 from phasebench.testing import ConformanceError, check_component, check_plugin
+from phasebench.testing.components import _CHECKS
 
 torch.set_num_threads(1)
 
@@ -43,7 +44,7 @@ def test_builtin_component_conforms(kind, name):
 def test_every_kind_has_a_builtin_to_check():
     marker = testing.parametrize_components(found=BUILTINS)
     kinds = {kind for kind, _ in marker.args[1]}
-    assert kinds == set(testing._CHECKS)
+    assert kinds == set(_CHECKS)
 
 
 def test_example_plugin_conforms(monkeypatch):

@@ -1,0 +1,34 @@
+"""``parametrize_components``: one pytest case per registered component, for a plugin's own
+test suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from phasebench import plugins
+from phasebench.plugins import Components
+from phasebench.registry import KINDS
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pytest
+
+
+def parametrize_components(
+    kinds: Iterable[str] | None = None,
+    plugin: str | None = None,
+    found: Components | None = None,
+) -> pytest.MarkDecorator:
+    """``@parametrize_components(["model"])`` on ``def test_x(kind, name)``: one test per
+    registered component of those kinds (default all), optionally only ``plugin``'s."""
+    import pytest
+
+    found = found if found is not None else plugins.components()
+    wanted = list(kinds) if kinds is not None else list(KINDS)
+    pairs = [
+        (kind, r.name)
+        for kind in wanted
+        for r in found.registry(kind)
+        if plugin is None or r.plugin == plugin
+    ]
+    return pytest.mark.parametrize(("kind", "name"), pairs, ids=[f"{k}-{n}" for k, n in pairs])
