@@ -193,3 +193,24 @@ def test_the_sharp_eps_a_scan_ran_with_is_stored_with_its_constants(tmp_path):
     assert run_cli(*TINY, "--sharp-eps", "0.25", "--out", str(out)).exit_code == 0
     [scan] = load(out)["scans"].values()
     assert scan["sharp_eps"] == 0.25 and scan["complete"]
+
+
+def test_a_file_from_other_settings_is_named_when_a_study_goes_beside_it(tmp_path):
+    """After an upgrade adds an estimator option, --resume finds none of its scans: say so and
+    name the option, instead of silently starting over."""
+    out = tmp_path / "p.h5"
+    assert run_cli(*TINY, "--out", str(out)).exit_code == 0
+    with h5py.File(out, "a") as f:  # as written before the estimator had a 'start' option
+        for scan in f["scans"].values():
+            config = json.loads(scan.attrs["config"])
+            del config["estimator"]["options"]["start"]
+            scan.attrs["config"] = json.dumps(config)
+    resumed = run_cli(*TINY, "--out", str(out), "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    text = " ".join(resumed.output.split())
+    assert "holds 1 scan made with other settings" in text
+    assert "estimator.options.start" in text
+    same_study = tmp_path / "q.h5"  # other seeds of the same settings: no note
+    assert run_cli(*TINY, "--out", str(same_study)).exit_code == 0
+    more = run_cli(*TINY, "--seeds", "1,", "--out", str(same_study))  # seed 1 only
+    assert more.exit_code == 0 and "other settings" not in more.output

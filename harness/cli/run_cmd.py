@@ -36,6 +36,25 @@ def prepare(ctx: typer.Context, probe: ProbeArgs, skip: Sequence[str] = ()):
     return components, template(components, Choices(names, options), **probe.protocol())
 
 
+def note_setting_drift(writer, configs) -> None:
+    """On stderr: the file holds scans made with other settings, and which keys differ."""
+    from rich.console import Console
+
+    from phasebench.probe.plan import setting_drift
+    from phasebench.results.reader import load
+
+    others, keys = setting_drift(configs, load(writer.path)["scans"])
+    if others:
+        shown = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+        Console(stderr=True).print(
+            f"note: {literal(writer.path)} holds {others} scan{'s' if others != 1 else ''} made "
+            "with other settings "
+            f"(the closest differs in {literal(shown)}); this study's scans go beside them, "
+            "and show and plot include both",
+            soft_wrap=True,
+        )
+
+
 def progress_columns(*extra):
     from rich.progress import (
         BarColumn,
@@ -72,6 +91,7 @@ def run(ctx: typer.Context, probe: ProbeArgs) -> None:
     configs = expand(base, parse_seeds(probe.seeds), parse_seeds(probe.sgd_seeds, "--sgd-seeds"))
     writer = ResultsWriter(probe.out or default_out(probe.model), append=True)
     tasks, skipped = tasks_for(configs, search, writer, probe.resume, probe.data_path)
+    note_setting_drift(writer, configs)
     execute_here(tasks, writer, search, skipped)
 
 

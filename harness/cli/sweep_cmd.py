@@ -19,7 +19,13 @@ from phasebench.cli.probe_options import (
     ProbeArgs,
     probe_command,
 )
-from phasebench.cli.run_cmd import EXTRA_OPTIONS, default_out, prepare, progress_columns
+from phasebench.cli.run_cmd import (
+    EXTRA_OPTIONS,
+    default_out,
+    note_setting_drift,
+    prepare,
+    progress_columns,
+)
 
 EXECUTION = "execution"
 
@@ -115,6 +121,7 @@ def sweep(
     with pool:  # workers start (or the scheduler answers) before the file is touched
         writer = ResultsWriter(probe.out or default_out(f"sweep-{probe.model}"), append=True)
         tasks, skipped = tasks_for(configs, search, writer, probe.resume, probe.data_path)
+        note_setting_drift(writer, configs)
         run_sweep(tasks, skipped, writer, pool, search)
 
 

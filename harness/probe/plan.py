@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -113,3 +114,45 @@ def tasks_for(
                 )
             )
     return tasks, skipped
+
+
+#: What varies inside one study: a stored scan that differs from a planned one only here is
+#: another part of the same study, not a different setting.
+VARIED = frozenset(
+    {"c", "seed", "sgd_seed", "device", "model.options.depth", "model.options.width"}
+)
+
+
+def differing_keys(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two configuration dicts (a key missing on
+    one side differs)."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        name = f"{prefix}{key}"
+        left, right = a.get(key, _MISSING), b.get(key, _MISSING)
+        if isinstance(left, Mapping) and isinstance(right, Mapping):
+            out += differing_keys(left, right, f"{name}.")
+        elif left != right:
+            out.append(name)
+    return out
+
+
+_MISSING = object()
+
+
+def setting_drift(
+    configs: Sequence[ProbeConfig], scans: Mapping[str, Any]
+) -> tuple[int, list[str]]:
+    """Stored scans that match no planned configuration even up to seeds, c and depth/width,
+    and the keys in which the closest of them differs: ``(0, [])`` when every stored scan is
+    part of this study. A component option added or changed since the file was written (an
+    upgrade) makes a resumed study start over beside its old scans; this says why."""
+    planned = [json.loads(json.dumps(c.to_dict())) for c in configs]  # tuples -> lists, as stored
+    others, closest = 0, None
+    for scan in scans.values():
+        gaps = [[k for k in differing_keys(scan["config"], p) if k not in VARIED] for p in planned]
+        gap = min(gaps, key=len)
+        if gap:
+            others += 1
+            closest = gap if closest is None or len(gap) < len(closest) else closest
+    return others, closest or []
