@@ -43,7 +43,10 @@ def main() -> None:
                 str(out),
                 "--resume",
             )
-        phasebench("plot", str(out), "--out-dir", str(HERE / "figures" / name))
+        figures = HERE / "figures" / name
+        for stale in figures.glob("*.png"):  # names carry config hashes: replace, not add
+            stale.unlink()
+        phasebench("plot", str(out), "--out-dir", str(figures))
     subprocess.run([sys.executable, str(HERE / "report.py")], check=True)
 
 
