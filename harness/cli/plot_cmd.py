@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from phasebench.cli.app import app
+from phasebench.cli.file_options import SharpEpsOverride, check_sharp_eps
 
 
 @app.command("plot")
@@ -19,15 +20,7 @@ def plot(
             "--out-dir", help="Where the PNGs go (default: <stem>-plots/ next to the file)."
         ),
     ] = None,
-    sharp_eps: Annotated[
-        float | None,
-        typer.Option(
-            "--sharp-eps",
-            help="c_sharp threshold: lambda_t / lambda0 > 1 + eps "
-            "(default: the value each scan was run with).",
-            show_default=False,
-        ),
-    ] = None,
+    sharp_eps: SharpEpsOverride = None,
     all_scans: Annotated[
         bool, typer.Option("--all-scans", help="Trajectories of every scan, not the first.")
     ] = False,
@@ -35,10 +28,8 @@ def plot(
     """Plot a results file: loss and sharpness trajectories normalized by L0 and lambda0 (one
     curve per c) and the critical constants as a phase diagram (c on a log2 axis, the phases
     shaded). Prints the path of every PNG written."""
-    from phasebench.errors import UsageError
     from phasebench.plotting import plot_file
 
-    if sharp_eps is not None and sharp_eps < 0:
-        raise UsageError(f"--sharp-eps must be >= 0, not {sharp_eps}")
+    sharp_eps = check_sharp_eps(sharp_eps)
     for path in plot_file(file, out_dir, sharp_eps=sharp_eps, all_scans=all_scans):
         typer.echo(str(path))

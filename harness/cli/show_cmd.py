@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from phasebench.cli.app import app
+from phasebench.cli.file_options import SharpEpsOverride, check_sharp_eps
 from phasebench.cli.markup import literal
 
 
@@ -72,15 +73,7 @@ def summary_json(path: Path, points, failures: dict[str, Any], sharp_eps: float 
 @app.command("show")
 def show(
     file: Annotated[Path, typer.Argument(help="A results file written by run or sweep.")],
-    sharp_eps: Annotated[
-        float | None,
-        typer.Option(
-            "--sharp-eps",
-            help="c_sharp threshold: lambda_t / lambda0 > 1 + eps "
-            "(default: the value each scan was run with).",
-            show_default=False,
-        ),
-    ] = None,
+    sharp_eps: SharpEpsOverride = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the constants and aggregates as JSON.")
     ] = False,
@@ -93,12 +86,10 @@ def show(
     from rich.console import Console
 
     from phasebench.cli.tables import constants_table, phases_table
-    from phasebench.errors import UsageError
     from phasebench.probe.summary import point_label, point_summaries, scan_summaries
     from phasebench.results import load
 
-    if sharp_eps is not None and sharp_eps < 0:
-        raise UsageError(f"--sharp-eps must be >= 0, not {sharp_eps}")
+    sharp_eps = check_sharp_eps(sharp_eps)
     loaded = load(file)
     points = point_summaries(scan_summaries(loaded, sharp_eps))
     if as_json:
