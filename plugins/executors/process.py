@@ -150,18 +150,18 @@ class ProcessExecutor:
                     )
                 elif casualties:  # which one killed the pool? rerun each alone, uncharged
                     self._suspects.extend(casualties)
+                overdue = self._overdue()
                 if casualties:
                     self._restart_pool()
-                elif self._overdue():
-                    self._stop_overdue(ledger, waiting, finished)
+                elif overdue:
+                    self._stop_overdue(overdue, ledger, waiting, finished)
                 self._refill(fn, ledger, waiting)  # before yielding: workers stay busy
                 yield from finished
         finally:
             if running:  # closed early (an error, Ctrl-C, the caller stopped): stop the work
                 running.clear()
                 self._submitted.clear()
-                self._stop_pool(terminate=True)
-                self._start_pool()
+                self._restart_pool(terminate=True)
 
     def _refill(self, fn: Callable[[Any], Any], ledger: RetryLedger, waiting: deque[int]) -> None:
         """Submit waiting tasks until ``workers`` attempts are in flight; while there are
@@ -200,12 +200,15 @@ class ProcessExecutor:
         return [f for f, t in self._submitted.items() if now - t >= self.task_timeout]
 
     def _stop_overdue(
-        self, ledger: RetryLedger, waiting: deque[int], finished: list[Outcome]
+        self,
+        overdue: list[Future[Captured]],
+        ledger: RetryLedger,
+        waiting: deque[int],
+        finished: list[Outcome],
     ) -> None:
         """Charge every overdue attempt a TaskTimeout, stop the pool (the only way to stop a
-        running call) and put the attempts it stopped besides them first in line, uncharged."""
+        running call) and put the attempts it stopped beside them first in line, uncharged."""
         assert self.task_timeout is not None
-        overdue = set(self._overdue())
         stopped = [index for future, index in self._running.items() if future not in overdue]
         for future in overdue:
             index = self._running[future]
@@ -218,12 +221,11 @@ class ProcessExecutor:
             )
         self._running.clear()
         self._submitted.clear()
-        self._stop_pool(terminate=True)
-        self._start_pool()
+        self._restart_pool(terminate=True)
         waiting.extendleft(reversed(stopped))
 
-    def _restart_pool(self) -> None:
-        self._stop_pool()
+    def _restart_pool(self, terminate: bool = False) -> None:
+        self._stop_pool(terminate)
         self._start_pool()
 
     @staticmethod
