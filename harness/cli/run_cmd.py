@@ -36,18 +36,29 @@ def prepare(ctx: typer.Context, probe: ProbeArgs, skip: Sequence[str] = ()):
     return components, template(components, Choices(names, options), **probe.protocol())
 
 
-def note_setting_drift(writer, configs) -> None:
+def planned_tasks(configs, search, writer, probe: ProbeArgs):
+    """The scans to run into ``writer``'s file (the complete ones skipped with ``--resume``)
+    and how many were skipped; says on stderr when the file holds scans of other settings."""
+    from phasebench.probe.plan import tasks_for
+    from phasebench.results.reader import load
+
+    stored = load(writer.path)["scans"]
+    tasks, skipped = tasks_for(configs, search, writer.path, stored, probe.resume, probe.data_path)
+    note_setting_drift(writer.path, configs, stored)
+    return tasks, skipped
+
+
+def note_setting_drift(path, configs, stored) -> None:
     """On stderr: the file holds scans made with other settings, and which keys differ."""
     from rich.console import Console
 
     from phasebench.probe.plan import setting_drift
-    from phasebench.results.reader import load
 
-    others, keys = setting_drift(configs, load(writer.path)["scans"])
+    others, keys = setting_drift(configs, stored)
     if others:
         shown = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
         Console(stderr=True).print(
-            f"note: {literal(writer.path)} holds {others} scan{'s' if others != 1 else ''} made "
+            f"note: {literal(path)} holds {others} scan{'s' if others != 1 else ''} made "
             "with other settings "
             f"(the closest differs in {literal(shown)}); this study's scans go beside them, "
             "and show and plot include both",
@@ -81,7 +92,7 @@ def run(ctx: typer.Context, probe: ProbeArgs) -> None:
     """Run the phase probe: measure lambda0, train 10 steps at eta = c / lambda0 for each c,
     record loss and sharpness per step, and report c_loss, c_sharp, c_barrier and c_max."""
     from phasebench.probe.grid import parse_seeds
-    from phasebench.probe.plan import expand, tasks_for
+    from phasebench.probe.plan import expand
     from phasebench.probe.problem import preflight
     from phasebench.results.writer import ResultsWriter
 
@@ -90,8 +101,7 @@ def run(ctx: typer.Context, probe: ProbeArgs) -> None:
     preflight(base, probe.data_path)
     configs = expand(base, parse_seeds(probe.seeds), parse_seeds(probe.sgd_seeds, "--sgd-seeds"))
     writer = ResultsWriter(probe.out or default_out(probe.model), append=True)
-    tasks, skipped = tasks_for(configs, search, writer, probe.resume, probe.data_path)
-    note_setting_drift(writer, configs)
+    tasks, skipped = planned_tasks(configs, search, writer, probe)
     execute_here(tasks, writer, search, skipped)
 
 

@@ -22,7 +22,7 @@ from phasebench.cli.probe_options import (
 from phasebench.cli.run_cmd import (
     EXTRA_OPTIONS,
     default_out,
-    note_setting_drift,
+    planned_tasks,
     prepare,
     progress_columns,
 )
@@ -84,7 +84,7 @@ def sweep(
     from phasebench.cli.component_options import convert
     from phasebench.errors import UsageError
     from phasebench.probe.grid import parse_ints, parse_seeds
-    from phasebench.probe.plan import expand, tasks_for
+    from phasebench.probe.plan import expand
     from phasebench.probe.problem import preflight
     from phasebench.results.writer import ResultsWriter
 
@@ -120,8 +120,7 @@ def sweep(
     pool = executor_registration.load()(**executor_options)  # bad options: one line
     with pool:  # workers start (or the scheduler answers) before the file is touched
         writer = ResultsWriter(probe.out or default_out(f"sweep-{probe.model}"), append=True)
-        tasks, skipped = tasks_for(configs, search, writer, probe.resume, probe.data_path)
-        note_setting_drift(writer, configs)
+        tasks, skipped = planned_tasks(configs, search, writer, probe)
         run_sweep(tasks, skipped, writer, pool, search)
 
 

@@ -7,6 +7,7 @@ import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from phasebench.config import ComponentSpec, ProbeConfig
@@ -17,8 +18,6 @@ from phasebench.probe.records import ScanRecord
 from phasebench.probe.scan import Search
 from phasebench.probe.summary import run_summaries
 from phasebench.probe.task import ScanTask
-from phasebench.results.reader import load
-from phasebench.results.writer import ResultsWriter
 
 #: ProbeConfig field -> registry kind
 FIELD_KINDS = {
@@ -83,17 +82,17 @@ def start_of(scan_id: str, scan: Mapping[str, Any]) -> ScanRecord:
 def tasks_for(
     configs: Sequence[ProbeConfig],
     search: Search,
-    writer: ResultsWriter,
+    path: Path,
+    scans: Mapping[str, Any],
     resume: bool,
     data_dir: str | None = None,
 ) -> tuple[list[ScanTask], int]:
-    """The scans still to run, and how many were skipped as complete (``resume``)."""
-    loaded = load(writer.path)
-    scans = loaded["scans"]
+    """The scans still to run, and how many were skipped as complete (``resume``); ``scans``
+    is what the results file at ``path`` holds (``load(path)["scans"]``)."""
     present = [c.scan_id for c in configs if c.scan_id in scans]
     if present and not resume:
         raise UsageError(
-            f"{writer.path} already holds {len(present)} of these scans; pass --resume to "
+            f"{path} already holds {len(present)} of these scans; pass --resume to "
             "skip what is done, or another --out"
         )
     tasks, skipped = [], 0
