@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from phasebench.config import ComponentSpec, ProbeConfig
+from phasebench.probe.aggregates import finalize
 from phasebench.probe.constants import critical_constants
 from phasebench.probe.records import RunRecord, ScanRecord
-from phasebench.probe.summary import point_label, point_summaries, scan_summaries
-from phasebench.results import load
 from phasebench.results.writer import ResultsWriter
 
 STEPS = 4
@@ -128,12 +127,5 @@ def write_results(
             if run.diverged:
                 break
         writer.complete_scan(config.scan_id, critical_constants(runs), sharp_eps=0.0)
-    for point in point_summaries(scan_summaries(load(path))):
-        writer.write_point(
-            point.point_id,
-            point.config,
-            point_label(point.config),
-            [s.scan_id for s in point.scans],
-            point.aggregates,
-        )
+    finalize(writer)
     return path

@@ -111,7 +111,8 @@ def execute_here(tasks, writer, search, skipped: int) -> None:
     from rich.progress import Progress
 
     from phasebench.cli.tables import constants_table, phases_table
-    from phasebench.probe.driver import finalize, run_in_process
+    from phasebench.probe.aggregates import finalize
+    from phasebench.probe.driver import run_in_process
 
     console = Console(stderr=True)
     per_scan = len(search.grid.cs()) if search.mode == "grid" else None

@@ -6,14 +6,7 @@ from collections.abc import Callable, Sequence
 
 from phasebench.probe.constants import Constant
 from phasebench.probe.records import RunRecord
-from phasebench.probe.summary import (
-    PointSummary,
-    point_label,
-    point_summaries,
-    scan_summaries,
-)
 from phasebench.probe.task import ScanResult, ScanTask, group_by_init, run_group
-from phasebench.results.reader import load
 from phasebench.results.writer import ResultsWriter
 
 
@@ -42,18 +35,3 @@ def write_result(writer: ResultsWriter, task: ScanTask, result: ScanResult) -> N
     for run in result.runs:
         writer.write_run(run)
     writer.complete_scan(task.config.scan_id, result.constants, task.search.sharp_eps)
-
-
-def finalize(writer: ResultsWriter, sharp_eps: float | None = None) -> list[PointSummary]:
-    """Aggregate every point of the file over its seeds and store the aggregates (each scan
-    with the c_sharp threshold it was run with, unless ``sharp_eps`` overrides it)."""
-    points = point_summaries(scan_summaries(load(writer.path), sharp_eps))
-    for point in points:
-        writer.write_point(
-            point.point_id,
-            point.config,
-            point_label(point.config),
-            [s.scan_id for s in point.scans],
-            point.aggregates,
-        )
-    return points
