@@ -14,24 +14,36 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, make_dataclass, replace
 from typing import Any
+
+from phasebench import kinds
 
 Options = tuple[tuple[str, Any], ...]
 
 #: Fields that describe where a run executed, not the experiment; they are not hashed.
 UNHASHED = frozenset({"device"})
+#: Field metadata: the field is hashed only when it differs from its default. Every field added
+#: after the first release is declared so, which keeps the names of earlier runs unchanged.
+HASHED_WHEN_SET = "hashed_when_set"
+
+
+class _FrozenMapping(tuple):
+    """A mapping frozen into sorted (key, value) pairs: hashable, and thawed back to a dict
+    (a plain tuple thaws to a list), so options round-trip exactly."""
 
 
 def _freeze(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+        return _FrozenMapping(sorted((str(k), _freeze(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
     return value
 
 
 def _thaw(value: Any) -> Any:
+    if isinstance(value, _FrozenMapping):
+        return {k: _thaw(v) for k, v in value}
     if isinstance(value, tuple):
         return [_thaw(v) for v in value]
     return value
@@ -60,19 +72,14 @@ class ComponentSpec:
         return f"{self.name}({inner})" if inner else self.name
 
 
-COMPONENT_FIELDS = ("model", "dataset", "init", "loss", "optimizer", "estimator")
+#: The component fields of a ProbeConfig: one per kind in a probe (``phasebench.kinds``).
+COMPONENT_FIELDS = tuple(kind.field for kind in kinds.probe_kinds())
 
 
-@dataclass(frozen=True)
-class ProbeConfig:
-    """One probe run: train ``steps`` steps at eta = c / lambda0 and record loss and sharpness."""
+@dataclass(frozen=True, kw_only=True)
+class _Protocol:
+    """The protocol's numbers and the methods; ``ProbeConfig`` adds the component fields."""
 
-    model: ComponentSpec
-    dataset: ComponentSpec
-    init: ComponentSpec
-    loss: ComponentSpec
-    optimizer: ComponentSpec
-    estimator: ComponentSpec
     c: float = 1.0
     seed: int = 0
     sgd_seed: int = 0
@@ -86,9 +93,10 @@ class ProbeConfig:
     device: str = field(default="cpu", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        for name in COMPONENT_FIELDS:
-            out[name] = getattr(self, name).to_dict()
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.to_dict() if isinstance(value, ComponentSpec) else value
         return out
 
     @classmethod
@@ -96,8 +104,9 @@ class ProbeConfig:
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         for name in COMPONENT_FIELDS:
-            spec = data[name]
-            kwargs[name] = ComponentSpec.of(spec["name"], spec.get("options"))
+            spec = data.get(name)
+            if spec is not None:
+                kwargs[name] = ComponentSpec.of(spec["name"], spec.get("options"))
         return cls(**kwargs)
 
     def to_json(self) -> str:
@@ -107,8 +116,18 @@ class ProbeConfig:
     def from_json(cls, text: str) -> ProbeConfig:
         return cls.from_dict(json.loads(text))
 
+    def hashed(self) -> dict[str, Any]:
+        """What the hashes cover: every field but where it ran; a ``HASHED_WHEN_SET`` field
+        (an optional kind's, say) only when it is set."""
+        data = self.to_dict()
+        for f in fields(self):
+            unset = f.metadata.get(HASHED_WHEN_SET) and getattr(self, f.name) == f.default
+            if f.name in UNHASHED or unset:
+                del data[f.name]
+        return data
+
     def _digest(self, leave_out: frozenset[str]) -> str:
-        data = {k: v for k, v in self.to_dict().items() if k not in UNHASHED | leave_out}
+        data = {k: v for k, v in self.hashed().items() if k not in leave_out}
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -129,3 +148,27 @@ class ProbeConfig:
 
     def with_c(self, c: float) -> ProbeConfig:
         return replace(self, c=float(c))
+
+
+def _component_field(kind: kinds.Kind) -> tuple[str, Any, Any]:
+    if kind.optional:
+        return (
+            kind.field,
+            "ComponentSpec | None",
+            field(default=None, metadata={HASHED_WHEN_SET: 1}),
+        )
+    return (kind.field, "ComponentSpec", field())
+
+
+#: One probe run: train ``steps`` steps at eta = c / lambda0 and record loss and sharpness.
+#: Keyword-only: a ComponentSpec per kind in a probe (``model``, ``dataset``, ``init``,
+#: ``loss``, ``optimizer``, ``estimator``; an optional kind's defaults to None), and the
+#: protocol's numbers.
+ProbeConfig = make_dataclass(
+    "ProbeConfig",
+    [_component_field(kind) for kind in kinds.probe_kinds()],
+    bases=(_Protocol,),
+    frozen=True,
+    kw_only=True,
+)
+ProbeConfig.__module__ = __name__  # pickled by reference: phasebench.config.ProbeConfig

@@ -13,18 +13,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from phasebench import kinds
 from phasebench.errors import PluginError, UnknownComponentError, UsageError
 
-#: The kinds of component, in the order ``phasebench list`` shows them, with their hook names.
-KINDS: dict[str, str] = {
-    "model": "register_models",
-    "dataset": "register_datasets",
-    "initialization": "register_initializations",
-    "loss": "register_losses",
-    "optimizer": "register_optimizers",
-    "estimator": "register_estimators",
-    "executor": "register_executors",
-}
+#: Kind name -> hook name, in the order ``phasebench list`` shows them (from ``phasebench.kinds``).
+KINDS: dict[str, str] = {kind.name: kind.hook for kind in kinds.KINDS}
 
 
 @dataclass(frozen=True)
@@ -102,6 +95,9 @@ class Registry:
                 "uninstall or disable one of them (PHASEBENCH_DISABLE_PLUGINS)"
             )
         self._entries[registration.name] = registration
+
+    def remove(self, name: str) -> None:
+        del self._entries[name]
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

@@ -72,7 +72,13 @@ def test_installed_names_are_namespaced(tmp_path):
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
 
 
-HOOKS = sorted(KINDS.values())
+#: Every hook the plugin manager knows (the spec module), not a second list.
+HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("register_"))
+
+
+def test_every_hook_spec_is_a_kind_and_every_kind_has_a_spec():
+    """A spec left out of the kind table would be accepted and never called."""
+    assert HOOKS == sorted(KINDS.values())
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -10,10 +10,10 @@ import pytest
 import torch
 from support import EXAMPLE_PLUGIN_SRC, REPO, install_fake_distribution, subprocess_env
 
+from phasebench import kinds as kind_table
 from phasebench import testing
 from phasebench.plugins import load_components
 from phasebench.testing import ConformanceError, check_component, check_plugin
-from phasebench.testing.components import _CHECKS
 
 torch.set_num_threads(1)
 
@@ -44,7 +44,7 @@ def test_builtin_component_conforms(kind, name):
 def test_every_kind_has_a_builtin_to_check():
     marker = testing.parametrize_components(found=BUILTINS)
     kinds = {kind for kind, _ in marker.args[1]}
-    assert kinds == set(_CHECKS)
+    assert kinds == set(kind_table.names())
 
 
 def test_example_plugin_conforms(monkeypatch):

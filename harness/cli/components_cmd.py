@@ -9,39 +9,40 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from phasebench.cli.app import app
+from phasebench import kinds
 from phasebench.cli.loading import load_components
 from phasebench.cli.markup import literal
 from phasebench.errors import UsageError
-from phasebench.registry import KINDS, unknown_name_message
+from phasebench.registry import unknown_name_message
 
-_PLURALS = {kind + ("es" if kind.endswith("s") else "s"): kind for kind in KINDS}
+#: The commands this module adds (installed by the built-in commands plugin).
+commands = typer.Typer()
 
 
 def _kind(value: str) -> str:
     """Accept 'model' or 'models', 'loss' or 'losses'."""
-    kind = _PLURALS.get(value.lower(), value.lower())
-    if kind not in KINDS:
-        raise UsageError(unknown_name_message("kind", value, list(KINDS)))
-    return kind
+    try:
+        return kinds.get(value.lower()).name
+    except KeyError:
+        raise UsageError(unknown_name_message("kind", value, kinds.names())) from None
 
 
 def _format_defaults(defaults: dict) -> str:
     return ", ".join(f"{k}={json.dumps(v)}" for k, v in defaults.items())
 
 
-@app.command("list")
+@commands.command("list")
 def list_components(
     kind: Annotated[
         str | None,
-        typer.Argument(help=f"Only this kind: {', '.join(KINDS)}.", show_default=False),
+        typer.Argument(help=f"Only this kind: {', '.join(kinds.names())}.", show_default=False),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the registered components: name, description, options, plugin, version."""
     components = load_components(warn=not as_json)
-    kinds = [_kind(kind)] if kind else list(KINDS)
-    rows = [reg for k in kinds for reg in components.registry(k)]
+    chosen = [_kind(kind)] if kind else kinds.names()
+    rows = [reg for k in chosen for reg in components.registry(k)]
     if as_json:
         typer.echo(json.dumps([reg.describe() for reg in rows], indent=2))
         return
@@ -54,7 +55,7 @@ def list_components(
     Console().print(table)
 
 
-@app.command("plugins")
+@commands.command("plugins")
 def list_plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from phasebench import kinds
 from phasebench.probe.constants import NAMES, Constant
 from phasebench.probe.summary import (
     PointSummary,
@@ -23,7 +24,9 @@ from phasebench.probe.summary import (
 
 #: The model options that place a point on the phase diagram's x axis.
 GEOMETRY = ("depth", "width")
-COMPONENTS = ("model", "dataset", "init", "loss", "optimizer", "estimator")
+COMPONENTS = tuple(kind.field for kind in kinds.probe_kinds())
+#: The word before each component in a title ("init he", "on fashion-mnist").
+WORDS = {kind.field: f"{kind.label} " if kind.label else "" for kind in kinds.probe_kinds()}
 
 
 @dataclass(frozen=True)
@@ -191,18 +194,10 @@ def describe(
 ) -> str:
     """A title naming model, dataset, initialization, loss, optimizer and the estimator (all
     but ``leave_out_fields``), wrapped at " · " separators into lines of about ``width``."""
-    words = {
-        "model": "",
-        "dataset": "on ",
-        "init": "init ",
-        "loss": "loss ",
-        "optimizer": "",
-        "estimator": "sharpness ",
-    }
     parts = [
-        words[f] + component_label(config[f], leave_out_model if f == "model" else ())
+        WORDS[f] + component_label(config[f], leave_out_model if f == "model" else ())
         for f in COMPONENTS
-        if f in config and f not in leave_out_fields
+        if config.get(f) is not None and f not in leave_out_fields
     ]
     if len(parts) >= 2 and parts[1].startswith("on ") and "model" not in leave_out_fields:
         parts[:2] = [f"{parts[0]} {parts[1]}"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from phasebench import kinds
 from phasebench.config import ComponentSpec, ProbeConfig
 from phasebench.errors import UsageError
 from phasebench.plugins import Components
@@ -20,14 +21,7 @@ from phasebench.probe.summary import run_summaries
 from phasebench.probe.task import ScanTask
 
 #: ProbeConfig field -> registry kind
-FIELD_KINDS = {
-    "model": "model",
-    "dataset": "dataset",
-    "init": "initialization",
-    "loss": "loss",
-    "optimizer": "optimizer",
-    "estimator": "estimator",
-}
+FIELD_KINDS = {kind.field: kind.name for kind in kinds.probe_kinds()}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from phasebench import kinds
 from phasebench.config import ComponentSpec, ProbeConfig
 from phasebench.data import Split
 from phasebench.errors import UsageError
@@ -150,16 +151,10 @@ def preflight(
     component names and options, the protocol's numbers, dtype, device and the data's size.
     Returns the training split, the dtype and the device."""
     comps = components()
-    for field_name, kind in (
-        ("model", "model"),
-        ("dataset", "dataset"),
-        ("init", "initialization"),
-        ("loss", "loss"),
-        ("optimizer", "optimizer"),
-        ("estimator", "estimator"),
-    ):
-        spec: ComponentSpec = getattr(config, field_name)
-        comps.get(kind, spec.name).options(spec.opts())  # unknown names/options: one line
+    for kind in kinds.probe_kinds():
+        spec: ComponentSpec | None = getattr(config, kind.field)
+        if spec is not None:  # unknown names/options: one line
+            comps.get(kind.name, spec.name).options(spec.opts())
     check_sizes(config)
     dtype = resolve_dtype(config.dtype)
     device = resolve_device(config.device)

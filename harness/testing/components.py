@@ -3,34 +3,24 @@ runs it with the registered defaults (an initialization also on the models asked
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from phasebench import plugins
+from phasebench import kinds, plugins
 from phasebench.errors import UsageError
 from phasebench.plugins import Components
-from phasebench.registry import KINDS
 from phasebench.testing.common import NUM_OUTPUTS, _global_rng_kept
-from phasebench.testing.datasets import check_dataset
-from phasebench.testing.estimators import check_estimator
-from phasebench.testing.executors import check_executor
-from phasebench.testing.initializations import check_initialization
-from phasebench.testing.losses import check_loss
-from phasebench.testing.models import _build_model, check_model
-from phasebench.testing.optimizers import check_optimizer
+from phasebench.testing.models import _build_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-_CHECKS: dict[str, Callable[..., str]] = {
-    "model": check_model,
-    "initialization": check_initialization,
-    "loss": check_loss,
-    "optimizer": check_optimizer,
-    "estimator": check_estimator,
-    "dataset": check_dataset,
-    "executor": check_executor,
-}
+
+def _check_of(kind: str) -> Callable[..., str]:
+    """The conformance check the kind table names for ``kind``."""
+    module_name, _, function = kinds.get(kind).check.partition(":")
+    return getattr(importlib.import_module(module_name), function)
 
 
 def _model_targets(
@@ -67,16 +57,18 @@ def check_component(
     checked on each. Returns ``"passed"`` or ``"skipped: <why>"``; raises
     :class:`ConformanceError` on a violation.
     """
-    if kind not in _CHECKS:
-        raise UsageError(f"unknown kind {kind!r}; the kinds are: {', '.join(KINDS)}")
+    if kind not in kinds.names():
+        raise UsageError(f"unknown kind {kind!r}; the kinds are: {', '.join(kinds.names())}")
+    check = _check_of(kind)
     found = components if components is not None else plugins.components()
     registration = found.get(kind, name)
     label = f"{kind} {name!r} (plugin {registration.plugin!r})"
     component = registration.load()
     merged = registration.options(options)
     if kind == "initialization":
-        targets = _model_targets(found, models or {})
-        return check_initialization(component, merged, label, targets)
+        return check(component, merged, label, _model_targets(found, models or {}))
     if kind == "executor":
-        return check_executor(component, merged, label, defaults=registration.defaults)
-    return _CHECKS[kind](component, merged, label)
+        return check(component, merged, label, defaults=registration.defaults)
+    if kind == "command":
+        return check(component, name, label)
+    return check(component, merged, label)
