@@ -1,4 +1,5 @@
-"""The hooks a phasebench plugin can implement: one per kind of component.
+"""The hooks a phasebench plugin can implement: one per kind of component
+(``phasebench.kinds`` lists the kinds; each kind's hook is declared here).
 
 Every hook receives a ``register`` callback and returns nothing. A plugin calls it once per
 component it provides::
@@ -120,4 +121,19 @@ def register_executors(register):
     other tasks continue. ``executor.in_flight`` counts attempts submitted and not finished.
     Workers run torch on one thread. ``phasebench.execution`` holds the shared types and the
     retry bookkeeping (``RetryLedger``, ``call_in_worker``).
+    """
+
+
+@hookspec
+def register_commands(register):
+    """Register CLI subcommands: ``phasebench NAME``.
+
+    A command component is a ``typer.Typer`` holding a command named like the registration
+    (``@commands.command("trace")``) or a group of that name
+    (``commands.add_typer(group, name="trace")``); the host adds that command to the
+    ``phasebench`` application before it parses any argument. Register it as a lazy
+    ``"module:attr"`` reference to the Typer, and keep torch out of that module's top-level
+    imports, so ``phasebench --help`` stays fast. A command that fails to load is reported by
+    ``phasebench plugins`` like any failed plugin, and every other command keeps working.
+    Errors for the user are ``phasebench.errors.UsageError`` (one line, exit 2).
     """

@@ -118,6 +118,8 @@ def load_components(
         (ep.name, *_dist_of(ep), ep.load) for ep in _entry_points()
     ]
     candidates += [(name, "", "", (lambda obj=obj: obj)) for name, obj in extra_plugins]
+    # Built-ins first: a third party that takes a built-in's name is the one refused.
+    candidates.sort(key=lambda c: c[1] != BUILTIN_DISTRIBUTION)
 
     for name, dist, version, load in candidates:
         builtin = dist == BUILTIN_DISTRIBUTION
@@ -137,16 +139,8 @@ def load_components(
             continue
         origin[name] = (dist, version)
 
-    for kind, hook_name in KINDS.items():
-        for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            dist, version = origin[impl.plugin_name]
-            register = _registrar(components.registries[kind], impl.plugin_name, dist, version)
-            try:
-                impl.function(register=register)
-            except PluginError:
-                raise
-            except Exception as exc:
-                fail(impl.plugin_name, dist, f"{hook_name} raised {type(exc).__name__}: {exc}")
+    for name, (dist, version) in origin.items():
+        _register_plugin(pm, name, dist, version, components, fail)
 
     failed = {f.name for f in components.failures}
     for name, (dist, version) in origin.items():
@@ -159,6 +153,40 @@ def load_components(
     return components
 
 
+def _register_plugin(
+    pm: pluggy.PluginManager,
+    name: str,
+    dist: str,
+    version: str,
+    components: Components,
+    fail: Callable[[str, str, str], None],
+) -> None:
+    """Call every hook of one plugin; if any raises, or registers a name already taken, the
+    plugin registers nothing at all (what it registered before is rolled back)."""
+    plugin = pm.get_plugin(name)
+    staged: list[Registration] = []
+    for kind, hook_name in KINDS.items():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            if impl.plugin is not plugin:
+                continue
+            register = _registrar(kind, name, dist, version, staged.append)
+            try:
+                impl.function(register=register)
+            except Exception as exc:
+                fail(name, dist, f"{hook_name} raised {type(exc).__name__}: {exc}")
+                return
+    added: list[Registration] = []
+    for registration in staged:
+        try:
+            components.registries[registration.kind].add(registration)
+        except PluginError as exc:
+            for done in added:
+                components.registries[done.kind].remove(done.name)
+            fail(name, dist, str(exc))
+            return
+        added.append(registration)
+
+
 def _check_hooks(pm: pluggy.PluginManager, name: str) -> None:
     """A hook implementation whose name matches no spec is a typo: refuse the plugin."""
     plugin = pm.get_plugin(name)
@@ -167,23 +195,23 @@ def _check_hooks(pm: pluggy.PluginManager, name: str) -> None:
             raise PluginError(f"unknown hook {attr!r}; the hooks are: {', '.join(KINDS.values())}")
 
 
-def _registrar(registry: Registry, plugin: str, dist: str, version: str) -> Callable[..., None]:
+def _registrar(
+    kind: str, plugin: str, dist: str, version: str, stage: Callable[[Registration], None]
+) -> Callable[..., None]:
     def register(
         name: str,
         component: Any,
         description: str = "",
         defaults: Mapping[str, Any] | None = None,
     ) -> None:
-        where = f"plugin {plugin!r} registering {registry.kind} {name!r}"
+        where = f"plugin {plugin!r} registering {kind} {name!r}"
         if not isinstance(name, str) or not name:
-            raise PluginError(
-                f"plugin {plugin!r}: a {registry.kind} name must be a non-empty string"
-            )
+            raise PluginError(f"plugin {plugin!r}: a {kind} name must be a non-empty string")
         if isinstance(component, str) and ":" not in component:
             raise PluginError(f"{where}: a lazy reference must look like 'package.module:attr'")
-        registry.add(
+        stage(
             Registration(
-                kind=registry.kind,
+                kind=kind,
                 name=name,
                 description=description.strip().splitlines()[0] if description.strip() else "",
                 target=component,

@@ -10,8 +10,7 @@ from test_datasets_helpers import gz, http_server
 from typer.testing import CliRunner
 
 from phasebench import hookimpl, plugins
-from phasebench.cli.app import app
-from phasebench.cli.main import app as main_app  # noqa: F401  (registers every command)
+from phasebench.cli.main import app
 
 runner = CliRunner()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -85,17 +86,22 @@ def test_a_misspelled_hook_is_refused(add_entry_points, plugin_module):
     assert "unknown hook 'register_model'" in failure.error
 
 
-def test_two_plugins_registering_the_same_name_is_an_error_naming_both(
+def test_two_plugins_registering_the_same_name_fail_the_second_naming_both(
     add_entry_points, plugin_module
 ):
+    """The clash disables the second plugin only: everything else keeps working, and
+    ``phasebench plugins`` names both parties (strict mode makes it an error)."""
     plugin_module("good_plugin", GOOD)
     plugin_module("twin_plugin", GOOD)
     add_entry_points(("good", "good_plugin"), ("twin", "twin_plugin"))
-    with pytest.raises(PluginError) as info:
-        plugins.load_components(env={})
-    message = str(info.value)
-    assert "'toy-net' is registered twice" in message
-    assert "'good'" in message and "'twin'" in message
+    loaded = plugins.load_components(env={})
+    [failure] = loaded.failures
+    assert failure.name == "twin"
+    assert "'toy-net' is registered twice" in failure.error and "'good'" in failure.error
+    assert loaded.get("model", "toy-net").plugin == "good"
+    assert "mse" in loaded.registry("loss")
+    with pytest.raises(PluginError, match="'toy-net' is registered twice.*'good'.*'twin'"):
+        plugins.load_components(env={"PHASEBENCH_STRICT_PLUGINS": "1"})
 
 
 def test_a_plugin_cannot_shadow_a_builtin_name(add_entry_points, plugin_module):
@@ -110,8 +116,36 @@ def test_a_plugin_cannot_shadow_a_builtin_name(add_entry_points, plugin_module):
         """,
     )
     add_entry_points(("shadow", "shadow_plugin"))
-    with pytest.raises(PluginError, match="'mse' is registered twice.*builtin-losses.*shadow"):
-        plugins.load_components(env={})
+    loaded = plugins.load_components(env={})
+    [failure] = loaded.failures
+    assert re.search("'mse' is registered twice.*builtin-losses.*shadow", failure.error)
+    assert loaded.get("loss", "mse").plugin == "builtin-losses"
+
+
+def test_a_hook_that_raises_registers_nothing(add_entry_points, plugin_module):
+    """Its earlier register() calls are rolled back, in this hook and the plugin's others."""
+    plugin_module(
+        "half_plugin",
+        """
+        from phasebench import hookimpl
+
+        @hookimpl
+        def register_losses(register):
+            register("half-loss", "half:make", description="registered before the raise")
+
+        @hookimpl
+        def register_models(register):
+            register("half", "half:build", description="registered before the raise")
+            raise RuntimeError("broken after one registration")
+        """,
+    )
+    add_entry_points(("half", "half_plugin"))
+    loaded = plugins.load_components(env={})
+    [failure] = loaded.failures
+    assert "register_models raised RuntimeError: broken after one" in failure.error
+    assert "half" not in loaded.registry("model")
+    assert "half-loss" not in loaded.registry("loss")
+    assert "half" not in {p.name for p in loaded.plugins}
 
 
 def test_disable_load_only_and_empty_load_only(add_entry_points, plugin_module):

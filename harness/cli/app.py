@@ -41,14 +41,17 @@ class _PhasebenchGroup(TyperGroup):
             raise typer.Exit(130) from None
 
 
-app = typer.Typer(
-    name="phasebench",
-    cls=_PhasebenchGroup,
-    help="The 10-step phase probe of early training (Kalra & Barkeshli 2023), "
-    "for any model, dataset, initialization, optimizer and sharpness estimator.",
-    rich_markup_mode="markdown",
-    no_args_is_help=False,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+def new_app() -> typer.Typer:
+    """The root ``phasebench`` application with the error policy, and no commands yet
+    (``phasebench.cli.main.build_app`` installs them)."""
+    return typer.Typer(
+        name="phasebench",
+        cls=_PhasebenchGroup,
+        help="The 10-step phase probe of early training (Kalra & Barkeshli 2023), "
+        "for any model, dataset, initialization, optimizer and sharpness estimator.",
+        rich_markup_mode="markdown",
+        no_args_is_help=False,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )

@@ -16,7 +16,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from phasebench.cli.app import app
 from phasebench.cli.loading import load_components
 from phasebench.cli.markup import literal
 from phasebench.errors import UsageError
@@ -26,7 +25,9 @@ data_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-app.add_typer(data_app, name="data")
+#: What the built-in commands plugin installs: the ``data`` group.
+commands = typer.Typer()
+commands.add_typer(data_app, name="data")
 
 DataDir = Annotated[
     Path | None,

@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
-from phasebench.cli.app import app
 from phasebench.cli.file_options import SharpEpsOverride, check_sharp_eps
 
+#: The commands this module adds (installed by the built-in commands plugin).
+commands = typer.Typer()
 
-@app.command("plot")
+
+@commands.command("plot")
 def plot(
     file: Annotated[Path, typer.Argument(help="A results file written by run or sweep.")],
     out_dir: Annotated[

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import typer
 
-from phasebench.cli.app import app
 from phasebench.cli.markup import literal
 from phasebench.cli.probe_options import COMPONENT_OPTIONS_HELP, ProbeArgs, probe_command
+
+#: The commands this module adds (installed by the built-in commands plugin).
+commands = typer.Typer()
 
 EXTRA_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -86,7 +88,7 @@ def progress_columns(*extra):
     )
 
 
-@app.command("run", context_settings=EXTRA_OPTIONS, epilog=COMPONENT_OPTIONS_HELP)
+@commands.command("run", context_settings=EXTRA_OPTIONS, epilog=COMPONENT_OPTIONS_HELP)
 @probe_command
 def run(ctx: typer.Context, probe: ProbeArgs) -> None:
     """Run the phase probe: measure lambda0, train 10 steps at eta = c / lambda0 for each c,

@@ -12,10 +12,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from phasebench.cli.app import app
 from phasebench.cli.loading import load_components
 from phasebench.cli.markup import literal
 from phasebench.errors import UsageError
+
+#: The commands this module adds (installed by the built-in commands plugin).
+commands = typer.Typer()
 
 DEFAULT_BENCH_MODELS = ("uv", "fcn", "myrtle")
 Options = Annotated[
@@ -77,7 +79,7 @@ def build_problem(
     return net, loss_fn, inputs, targets
 
 
-@app.command("sharpness")
+@commands.command("sharpness")
 def sharpness_command(
     model: Annotated[str, typer.Option(help="Registered model name.")],
     dataset: Annotated[str, typer.Option(help="Registered dataset name.")],
@@ -195,7 +197,7 @@ def _reference(components: Any, operator: Any, k: int, which: str) -> tuple[str,
     )
 
 
-@app.command("bench")
+@commands.command("bench")
 def bench_command(
     model: Annotated[
         list[str] | None,

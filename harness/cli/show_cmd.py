@@ -11,9 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
-from phasebench.cli.app import app
 from phasebench.cli.file_options import SharpEpsOverride, check_sharp_eps
 from phasebench.cli.markup import literal
+
+#: The commands this module adds (installed by the built-in commands plugin).
+commands = typer.Typer()
 
 
 def _finite(value: Any) -> Any:
@@ -70,7 +72,7 @@ def summary_json(path: Path, points, failures: dict[str, Any], sharp_eps: float 
     }
 
 
-@app.command("show")
+@commands.command("show")
 def show(
     file: Annotated[Path, typer.Argument(help="A results file written by run or sweep.")],
     sharp_eps: SharpEpsOverride = None,

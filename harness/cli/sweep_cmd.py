@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from phasebench.cli.app import app
 from phasebench.cli.markup import literal
 from phasebench.cli.probe_options import (
     COMPONENT_OPTIONS_HELP,
@@ -27,10 +26,13 @@ from phasebench.cli.run_cmd import (
     progress_columns,
 )
 
+#: The commands this module adds (installed by the built-in commands plugin).
+commands = typer.Typer()
+
 EXECUTION = "execution"
 
 
-@app.command("sweep", context_settings=EXTRA_OPTIONS, epilog=COMPONENT_OPTIONS_HELP)
+@commands.command("sweep", context_settings=EXTRA_OPTIONS, epilog=COMPONENT_OPTIONS_HELP)
 @probe_command
 def sweep(
     ctx: typer.Context,
