@@ -3,6 +3,7 @@
 Public API (importing this package never imports torch):
 
 - ``hookimpl``: the marker plugin authors decorate their hook implementations with.
+- ``Option``: how a plugin declares one option of a component (``phasebench.options``).
 - ``sharpness(...)``: the top Hessian eigenvalue(s) of a loss for any ``torch.nn.Module``.
 - ``__version__``.
 """
@@ -13,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from phasebench._version import __version__
 from phasebench.hookspecs import hookimpl
+from phasebench.options import Option
 
 if TYPE_CHECKING:  # pragma: no cover
     from phasebench.hessian.result import SharpnessResult
 
-__all__ = ["__version__", "hookimpl", "sharpness"]
+__all__ = ["Option", "__version__", "hookimpl", "sharpness"]
 
 
 def sharpness(*args: Any, **kwargs: Any) -> SharpnessResult:

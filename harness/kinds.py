@@ -29,6 +29,9 @@ class Kind:
     optional: bool = False  #: a ProbeConfig field that defaults to None and is then not hashed
     label: str = ""  #: the word before the component's name in a title ("init he")
     check: str = ""  #: "module:function" of its conformance check in phasebench.testing
+    #: What a component of this kind is called with before its options (the contract in its
+    #: hook spec); None: it takes no options (commands).
+    receives: tuple[str, ...] | None = ()
 
     @property
     def flag(self) -> str | None:
@@ -45,6 +48,7 @@ KINDS: tuple[Kind, ...] = (
         field="model",
         default="fcn",
         check="phasebench.testing.models:check_model",
+        receives=("input_shape", "num_outputs"),
     ),
     Kind(
         "dataset",
@@ -55,6 +59,7 @@ KINDS: tuple[Kind, ...] = (
         default="fashion-mnist-subset",
         label="on",
         check="phasebench.testing.datasets:check_dataset",
+        receives=("split", "data_dir"),
     ),
     Kind(
         "initialization",
@@ -65,6 +70,7 @@ KINDS: tuple[Kind, ...] = (
         default="he",
         label="init",
         check="phasebench.testing.initializations:check_initialization",
+        receives=("model", "generator"),
     ),
     Kind(
         "loss",
@@ -84,6 +90,7 @@ KINDS: tuple[Kind, ...] = (
         field="optimizer",
         default="sgd",
         check="phasebench.testing.optimizers:check_optimizer",
+        receives=("params", "lr"),
     ),
     Kind(
         "estimator",
@@ -94,6 +101,7 @@ KINDS: tuple[Kind, ...] = (
         default="lanczos",
         label="sharpness",
         check="phasebench.testing.estimators:check_estimator",
+        receives=("operator", "k", "warm_start", "generator", "return_vectors"),
     ),
     Kind(
         "executor",
@@ -108,6 +116,7 @@ KINDS: tuple[Kind, ...] = (
         "register_commands",
         "A phasebench subcommand.",
         check="phasebench.testing.commands:check_command",
+        receives=None,
     ),
 )
 

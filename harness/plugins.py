@@ -16,7 +16,7 @@ Nothing here imports torch: plugins register lazy ``"module:attr"`` references.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -25,7 +25,8 @@ import pluggy
 
 from phasebench import hookspecs
 from phasebench.errors import PluginError
-from phasebench.registry import KINDS, Registration, Registry, parse_defaults
+from phasebench.options import Option, declared_options
+from phasebench.registry import KINDS, Registration, Registry
 
 ENTRY_POINT_GROUP = "phasebench"
 BUILTIN_DISTRIBUTION = "phasebench"
@@ -203,6 +204,7 @@ def _registrar(
         component: Any,
         description: str = "",
         defaults: Mapping[str, Any] | None = None,
+        options: Sequence[Option] | None = None,
     ) -> None:
         where = f"plugin {plugin!r} registering {kind} {name!r}"
         if not isinstance(name, str) or not name:
@@ -215,7 +217,7 @@ def _registrar(
                 name=name,
                 description=description.strip().splitlines()[0] if description.strip() else "",
                 target=component,
-                defaults=parse_defaults(defaults, where),
+                declared=declared_options(options, defaults, where),
                 plugin=plugin,
                 distribution=dist,
                 version=version,

@@ -1,4 +1,4 @@
-"""Registries: a name a user types maps to a component, its description and its defaults.
+"""Registries: a name a user types maps to a component, its description and its options.
 
 The host owns the registries; plugins only call ``register``. Lookups of unknown names fail with
 one line saying what is unknown, the closest names and what is available.
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from phasebench import kinds
 from phasebench.errors import PluginError, UnknownComponentError, UsageError
+from phasebench.options import Option
 
 #: Kind name -> hook name, in the order ``phasebench list`` shows them (from ``phasebench.kinds``).
 KINDS: dict[str, str] = {kind.name: kind.hook for kind in kinds.KINDS}
@@ -28,10 +28,29 @@ class Registration:
     name: str
     description: str
     target: Any  # the component, or a lazy "module:attr" reference
-    defaults: Mapping[str, Any] = field(default_factory=dict)
+    declared: tuple[Option, ...] = ()  # its options, in the order the plugin declared them
     plugin: str = ""
     distribution: str = ""
     version: str = ""
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """Option name -> default, in declaration order."""
+        return {option.name: option.default for option in self.declared}
+
+    def option(self, name: str) -> Option:
+        """The declared option ``name``; anything else is a one-line UsageError."""
+        for option in self.declared:
+            if option.name == name:
+                return option
+        raise UsageError(self._no_option(name))
+
+    def _no_option(self, *names: str) -> str:
+        known = ", ".join(o.name for o in self.declared) or "none"
+        return (
+            f"{self.kind} {self.name!r} has no option {', '.join(map(repr, names))}; "
+            f"its options are: {known}"
+        )
 
     def load(self) -> Any:
         """The component itself, importing a lazy ``"module:attr"`` reference on first use."""
@@ -51,16 +70,17 @@ class Registration:
         return obj
 
     def options(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The defaults updated with ``given``; an option the component lacks is an error."""
+        """Every option as the component receives it: the defaults updated with ``given``,
+        each checked against its declaration (type, choices, range); an option the component
+        lacks, or a value it does not accept, is a one-line UsageError."""
         given = dict(given or {})
-        unknown = sorted(set(given) - set(self.defaults))
+        unknown = [name for name in given if name not in self.defaults]
         if unknown:
-            known = ", ".join(sorted(self.defaults)) or "none"
-            raise UsageError(
-                f"{self.kind} {self.name!r} has no option {', '.join(map(repr, unknown))}; "
-                f"its options are: {known}"
-            )
-        return {**self.defaults, **given}
+            raise UsageError(self._no_option(*unknown))
+        out = self.defaults
+        for name, value in given.items():
+            out[name] = self.option(name).check(value, f"{self.kind} {self.name!r}")
+        return out
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary (what ``phasebench list --json`` prints)."""
@@ -68,7 +88,8 @@ class Registration:
             "kind": self.kind,
             "name": self.name,
             "description": self.description,
-            "defaults": dict(self.defaults),
+            "defaults": self.defaults,
+            "options": [option.describe() for option in self.declared],
             "plugin": self.plugin,
             "distribution": self.distribution,
             "version": self.version,
@@ -127,16 +148,3 @@ def unknown_name_message(kind: str, name: str, available: list[str]) -> str:
     hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
     listing = ", ".join(available) if available else "none (is a plugin missing?)"
     return f"unknown {kind} {name!r}{hint} available: {listing}"
-
-
-def parse_defaults(defaults: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
-    """Check that defaults are a JSON-able mapping of option names (they are shown and hashed)."""
-    if defaults is None:
-        return {}
-    if not isinstance(defaults, Mapping):
-        raise PluginError(f"{where}: defaults must be a mapping, got {type(defaults).__name__}")
-    try:
-        json.dumps(dict(defaults))
-    except TypeError as exc:
-        raise PluginError(f"{where}: defaults must be JSON-serializable ({exc})") from exc
-    return dict(defaults)

@@ -235,7 +235,8 @@ for name, shape, options in json.loads(sys.argv[2]):
     for scheme in json.loads(sys.argv[3]):
         reg = c.get("model", name)
         model = reg.load()(tuple(shape), 10, **reg.options(options))
-        model = c.load("initialization", scheme)(model, torch.Generator().manual_seed(1234))
+        init = c.get("initialization", scheme)
+        model = init.load()(model, torch.Generator().manual_seed(1234), **init.options())
         h = hashlib.sha256()
         for key, tensor in model.state_dict().items():
             h.update(key.encode()); h.update(tensor.numpy().tobytes())

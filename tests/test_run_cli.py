@@ -132,7 +132,7 @@ def test_a_killed_run_leaves_a_readable_file_and_resume_completes_it(tmp_path):
         (["--estimator", "lanczoz"], "unknown estimator 'lanczoz'; did you mean 'lanczos'?"),
         (["--out", "/nonexistent/dir/x.h5"], "directory /nonexistent/dir does not exist"),
         (["--widht", "3"], "no chosen component takes --widht"),
-        (["--width", "many"], "--width: 'many' is not a valid int"),
+        (["--width", "many"], "model 'fcn': width must be a positive integer, got 'many'"),
         (["--seeds", "0"], "--seeds 0: need at least one seed"),
         (["--dtype", "float16"], "unsupported dtype 'float16'"),
         (["--search", "newton"], "unknown --search 'newton'"),

@@ -95,7 +95,7 @@ def build(input_shape, num_outputs, depth=2, width=8):
         raise RuntimeError("width 13 is unlucky")
     from phasebench_builtins.models.fcn import build as fcn
 
-    return fcn(input_shape, num_outputs, depth=depth, width=width)
+    return fcn(input_shape, num_outputs, depth=depth, width=width, activation="relu", bias=False)
 """
 
 
@@ -180,13 +180,13 @@ def _free_port() -> int:
     [
         (["--depths", ""], "--depths is empty"),
         (["--widths", "8,x"], "--widths '8,x' is not a comma-separated list of integers"),
-        (["--executor", "process", "--workers", "0"], "workers must be an integer >= 1"),
+        (["--executor", "process", "--workers", "0"], "workers must be a positive integer"),
         (["--executor", "slurm"], "unknown executor 'slurm'"),
         (["--executor", "local", "--scheduler", "tcp://x:1"], "executor 'local' has no option"),
         (["--model", "uv"], "model 'uv' has no option 'depth'"),
         (
             ["--executor", "process", "--opt", "executor.task_timeout=0"],
-            "task_timeout must be a number of seconds > 0",
+            "task_timeout must be a positive number",
         ),
         (
             ["--executor", "local", "--opt", "executor.task_timeout=60"],

@@ -1,9 +1,10 @@
-"""Component options on the command line.
+"""Component options on the command line, the one syntax of every command that takes
+components (``run``, ``sweep``, ``sharpness``, ``bench`` and plugins' commands).
 
-Every option a chosen component declares (its ``defaults``, shown by ``phasebench list``) can be
-given as ``--name value``: ``--depth 4 --width 256 --activation tanh --alpha 0.5``. A name two
-chosen components declare must be qualified: ``--opt model.width=256``. Values are converted to
-the type of the default.
+Every option a chosen component declares (``phasebench list``) can be given as ``--name value``:
+``--depth 4 --width 256 --activation tanh --alpha 0.5``. A name two chosen components declare
+must be qualified with the role that chose it: ``--opt model.width=256``. Each value is
+converted and checked by the option's own declaration (type, choices, range).
 """
 
 from __future__ import annotations
@@ -12,34 +13,22 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from phasebench import kinds
 from phasebench.errors import UsageError
 from phasebench.plugins import Components
-from phasebench.probe.plan import FIELD_KINDS
+from phasebench.registry import Registration
 
 
-def convert(value: str, default: Any, where: str) -> Any:
+def kind_of(role: str) -> str:
+    """The kind a role names: a ProbeConfig field (``init``) or a kind itself (``executor``)."""
     try:
-        if isinstance(default, bool):
-            lowered = value.lower()
-            if lowered not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(value)
-            return lowered in ("true", "1", "yes")
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        if isinstance(default, str):
-            return value
-        if isinstance(default, list):
-            parsed = json.loads(value) if value.startswith("[") else value.split(",")
-            return [type(d)(p) for d, p in zip(default, parsed, strict=False)] or parsed
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value  # a default of None takes any string
-    except (ValueError, json.JSONDecodeError):
-        kind = type(default).__name__ if default is not None else "JSON value"
-        raise UsageError(f"{where}: {value!r} is not a valid {kind}") from None
+        return kinds.of_field(role).name
+    except KeyError:
+        return kinds.get(role).name
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _pairs(extra: Sequence[str]) -> list[tuple[str, str]]:
@@ -68,41 +57,56 @@ def component_options(
     qualified: Sequence[str] = (),
     skip: Sequence[str] = (),
 ) -> dict[str, dict[str, Any]]:
-    """Route ``--name value`` and ``--opt field.name=value`` to the components that declare
-    them; ``skip`` names options handled elsewhere (a sweep's ``--depths``)."""
-    defaults = {
-        field: dict(components.get(kind, names[field]).defaults)
-        for field, kind in FIELD_KINDS.items()
+    """Route ``--name value`` and ``--opt role.name=value`` to the chosen components that
+    declare them. ``names`` maps each role (a ProbeConfig field such as ``model``, or a kind
+    such as ``executor``) to the chosen component; ``skip`` names options handled elsewhere
+    (a sweep's ``--depths``). Returns role -> {option: value}, values as the component takes
+    them."""
+    chosen: dict[str, Registration] = {
+        role: components.get(kind_of(role), name) for role, name in names.items()
     }
-    out: dict[str, dict[str, Any]] = {field: {} for field in FIELD_KINDS}
-    for name, value in _pairs(extra):
-        owners = [field for field in FIELD_KINDS if name in defaults[field]]
+    out: dict[str, dict[str, Any]] = {role: {} for role in chosen}
+    for name, text in _pairs(extra):
+        owners = [role for role, reg in chosen.items() if name in reg.defaults]
         if not owners:
-            offered = sorted({k for d in defaults.values() for k in d} - set(skip))
+            offered = sorted({k for reg in chosen.values() for k in reg.defaults} - set(skip))
             raise UsageError(
-                f"no chosen component takes --{name.replace('_', '-')}; their options are: "
-                f"{', '.join('--' + o.replace('_', '-') for o in offered) or 'none'}"
+                f"no chosen component takes {_flag(name)}; their options are: "
+                f"{', '.join(map(_flag, offered)) or 'none'}"
             )
         if len(owners) > 1:
             raise UsageError(
-                f"--{name} is an option of {' and '.join(owners)}; say which with "
-                f"--opt {owners[0]}.{name}={value}"
+                f"{_flag(name)} is an option of {' and '.join(owners)}; say which with "
+                f"--opt {owners[0]}.{name}={text}"
             )
-        field = owners[0]
-        out[field][name] = convert(value, defaults[field][name], f"--{name}")
+        out[owners[0]][name] = _parse(chosen[owners[0]], name, text)
     for item in qualified:
-        target, eq, value = item.partition("=")
-        field, dot, name = target.partition(".")
-        if not eq or not dot or field not in FIELD_KINDS:
+        target, eq, text = item.partition("=")
+        role, dot, name = target.partition(".")
+        if not eq or not dot or role not in chosen:
             raise UsageError(
-                f"--opt {item!r} must look like FIELD.NAME=VALUE with FIELD one of "
-                f"{', '.join(FIELD_KINDS)}"
+                f"--opt {item!r} must look like ROLE.NAME=VALUE with ROLE one of "
+                f"{', '.join(chosen)}"
             )
         name = name.replace("-", "_")
-        if name not in defaults[field]:
-            known = ", ".join(defaults[field]) or "none"
-            raise UsageError(
-                f"{field} {names[field]!r} has no option {name!r}; its options: {known}"
-            )
-        out[field][name] = convert(value, defaults[field][name], f"--opt {target}")
+        chosen[role].option(name)  # an option it lacks: one line listing its options
+        out[role][name] = _parse(chosen[role], name, text)
     return out
+
+
+def _parse(registration: Registration, name: str, text: str) -> Any:
+    return registration.option(name).parse(text, f"{registration.kind} {registration.name!r}")
+
+
+def options_help(registration: Registration, sep: str = "; ") -> str:
+    """Its options, one each: ``--depth 4 (a positive integer): Dense layers, ...``."""
+    lines = []
+    for option in registration.declared:
+        default = "none" if option.default is None else _show(option.default)
+        text = f"{_flag(option.name)} {default} ({option.expects()})"
+        lines.append(f"{text}: {option.help}" if option.help else text)
+    return sep.join(lines)
+
+
+def _show(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)

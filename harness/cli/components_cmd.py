@@ -13,7 +13,7 @@ from phasebench import kinds
 from phasebench.cli.loading import load_components
 from phasebench.cli.markup import literal
 from phasebench.errors import UsageError
-from phasebench.registry import unknown_name_message
+from phasebench.registry import Registration, unknown_name_message
 
 #: The commands this module adds (installed by the built-in commands plugin).
 commands = typer.Typer()
@@ -27,32 +27,53 @@ def _kind(value: str) -> str:
         raise UsageError(unknown_name_message("kind", value, kinds.names())) from None
 
 
-def _format_defaults(defaults: dict) -> str:
-    return ", ".join(f"{k}={json.dumps(v)}" for k, v in defaults.items())
-
-
 @commands.command("list")
 def list_components(
     kind: Annotated[
         str | None,
         typer.Argument(help=f"Only this kind: {', '.join(kinds.names())}.", show_default=False),
     ] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Only this component, with its options in full.", show_default=False),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List the registered components: name, description, options, plugin, version."""
+    """List the registered components: name, description, options, plugin, version.
+    `phasebench list model fcn` shows one component's options with their help."""
     components = load_components(warn=not as_json)
     chosen = [_kind(kind)] if kind else kinds.names()
     rows = [reg for k in chosen for reg in components.registry(k)]
+    if name is not None:
+        rows = [components.get(chosen[0], name)]
     if as_json:
         typer.echo(json.dumps([reg.describe() for reg in rows], indent=2))
+        return
+    console = Console()
+    if name is not None:
+        console.print(_options_table(rows[0]))
         return
     table = Table(title="phasebench components", show_lines=False)
     for column in ("kind", "name", "description", "options (defaults)", "plugin", "version"):
         table.add_column(column, overflow="fold")
     for reg in rows:
-        cells = (reg.kind, reg.name, reg.description, _format_defaults(dict(reg.defaults)))
-        table.add_row(*map(literal, (*cells, reg.plugin, reg.version)))
-    Console().print(table)
+        defaults = ", ".join(f"{k}={json.dumps(v)}" for k, v in reg.defaults.items())
+        cells = (reg.kind, reg.name, reg.description, defaults, reg.plugin, reg.version)
+        table.add_row(*map(literal, cells))
+    console.print(table)
+
+
+def _options_table(reg: Registration) -> Table:
+    """One component's options: flag, default, what it takes, help."""
+    title = f"{reg.kind} {reg.name}: {reg.description} ({reg.plugin} {reg.version})".strip()
+    table = Table(title=literal(title))
+    for column in ("option", "default", "takes", "help"):
+        table.add_column(column, overflow="fold")
+    for option in reg.declared:
+        flag = "--" + option.name.replace("_", "-")
+        cells = (flag, json.dumps(option.default), option.expects(), option.help)
+        table.add_row(*map(literal, cells))
+    return table
 
 
 @commands.command("plugins")

@@ -83,7 +83,7 @@ def sweep(
 ) -> None:
     """Run the phase probe over a grid of depths and widths (and seeds) through an executor, into
     one HDF5 file with the critical constants of every point."""
-    from phasebench.cli.component_options import convert
+    from phasebench.cli.component_options import component_options
     from phasebench.errors import UsageError
     from phasebench.probe.grid import parse_ints, parse_seeds
     from phasebench.probe.plan import expand
@@ -108,11 +108,10 @@ def sweep(
         for k, v in (("workers", workers), ("scheduler", scheduler), ("retries", retries))
         if v is not None
     }
-    defaults = executor_registration.defaults
-    for item in executor_opts:  # --opt executor.connect_timeout=5
-        target, _, value = item.partition("=")
-        name = target.removeprefix("executor.").replace("-", "_")
-        given[name] = convert(value, defaults.get(name), f"--opt {target}")
+    # --opt executor.connect_timeout=5: the same syntax and checks as every component's
+    given.update(
+        component_options(components, {"executor": executor}, (), executor_opts)["executor"]
+    )
     executor_options = executor_registration.options(given)
     preflight(base, probe.data_path)
     seeds = parse_seeds(probe.seeds), parse_seeds(probe.sgd_seeds, "--sgd-seeds")

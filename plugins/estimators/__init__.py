@@ -1,6 +1,10 @@
 """Built-in sharpness estimators: power iteration, Lanczos, and the exact dense Hessian."""
 
-from phasebench import hookimpl
+from phasebench import Option, hookimpl
+
+_WHICH = Option(
+    "which", "largest", "which eigenvalues", choices=("largest", "magnitude", "smallest")
+)
 
 
 @hookimpl
@@ -10,7 +14,10 @@ def register_estimators(register):
         "phasebench_builtins.estimators.power:estimate",
         description="power iteration (the paper's, 20 steps): largest-magnitude eigenvalue, "
         "stops when ||Hv - lambda v|| <= tol |lambda|",
-        defaults={"max_iter": 20, "tol": 1e-3},
+        options=[
+            Option("max_iter", 20, "products per eigenvalue before it stops anyway", ge=1),
+            Option("tol", 1e-3, "stop when ||Hv - lambda v|| <= tol |lambda|", ge=0),
+        ],
     )
     register(
         "lanczos",
@@ -20,12 +27,20 @@ def register_estimators(register):
         "gradient (start=random for a Gaussian start)",
         # tol bounds the Ritz residual relative to lambda; the eigenvalue error is about
         # tol^2 lambda / gap (measured on the default probe: 5 HVPs a step, 6e-5 relative)
-        defaults={"max_iter": 100, "tol": 1e-3, "which": "largest", "start": "gradient"},
+        options=[
+            Option("max_iter", 100, "Lanczos steps (products) at most", ge=1),
+            Option("tol", 1e-3, "stop when every Ritz residual <= tol |lambda|", ge=0),
+            _WHICH,
+            Option("start", "gradient", "cold start vector", choices=("gradient", "random")),
+        ],
     )
     register(
         "exact",
         "phasebench_builtins.estimators.exact:estimate",
         description="the full Hessian (n products) and eigh in float64; refuses when it would "
         "not fit in memory",
-        defaults={"which": "largest", "max_bytes": 4 * 1024**3},
+        options=[
+            _WHICH,
+            Option("max_bytes", 4 * 1024**3, "refuse a dense Hessian larger than this", ge=1),
+        ],
     )

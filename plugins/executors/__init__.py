@@ -5,7 +5,10 @@ on a Dask cluster (a LocalCluster, or a running scheduler such as a dask-jobqueu
 All share ``phasebench.execution``: the same Outcome records and the same retry policy.
 """
 
-from phasebench import hookimpl
+from phasebench import Option, hookimpl
+
+_RETRIES = Option("retries", 2, "attempts beyond the first before a task is failed", ge=0)
+_WORKERS = Option("workers", None, "worker processes (none: one per core)", type=int, ge=1)
 
 
 @hookimpl
@@ -14,25 +17,38 @@ def register_executors(register):
         "local",
         "phasebench_builtins.executors.local:make",
         description="in this process, one task after another (one torch thread)",
-        defaults={"retries": 2, "single_thread": True},
+        options=[_RETRIES, Option("single_thread", True, "run torch on one thread meanwhile")],
     )
     register(
         "process",
         "phasebench_builtins.executors.process:make",
         description="worker processes on this machine, one torch thread each; task_timeout "
         "(seconds) stops an attempt that runs longer",
-        defaults={"workers": None, "retries": 2, "start_method": "spawn", "task_timeout": None},
+        options=[
+            _WORKERS,
+            _RETRIES,
+            Option("start_method", "spawn", "how workers start", choices=("spawn", "forkserver")),
+            Option(
+                "task_timeout",
+                None,
+                "seconds an attempt may run (none: no limit)",
+                type=float,
+                gt=0,
+            ),
+        ],
     )
     register(
         "dask",
         "phasebench_builtins.executors.dask:make",
         description="a Dask cluster: a LocalCluster or a running scheduler (the dask extra)",
-        defaults={
-            "scheduler": None,
-            "workers": None,
-            "threads_per_worker": 1,
-            "retries": 2,
-            "connect_timeout": 10.0,
-            "dashboard_address": None,
-        },
+        options=[
+            Option(
+                "scheduler", None, "a running scheduler's address (none: a LocalCluster)", type=str
+            ),
+            _WORKERS,
+            Option("threads_per_worker", 1, "threads of each LocalCluster worker", ge=1),
+            _RETRIES,
+            Option("connect_timeout", 10.0, "seconds to reach the scheduler", gt=0),
+            Option("dashboard_address", None, "LocalCluster dashboard (none: off)", type=str),
+        ],
     )

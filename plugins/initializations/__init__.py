@@ -11,7 +11,7 @@ from the explicit ``torch.Generator``. They work on any model that follows this 
 - any other parameter is an error naming it.
 """
 
-from phasebench import hookimpl
+from phasebench import Option, hookimpl
 
 PACKAGE = "phasebench_builtins.initializations"
 
@@ -22,41 +22,40 @@ def register_initializations(register):
         "he",
         f"{PACKAGE}.variance:he",
         description="criticality, standard param: hidden N(0, 2/fan_in), last N(0, 1/fan_in)",
-        defaults={},
     )
     register(
         "lecun",
         f"{PACKAGE}.variance:lecun",
         description="every layer N(0, 1/fan_in)",
-        defaults={},
     )
     register(
         "xavier",
         f"{PACKAGE}.variance:xavier",
         description="every layer N(0, 2/(fan_in + fan_out)) (Glorot normal)",
-        defaults={},
     )
     register(
         "zero-last",
         f"{PACKAGE}.variance:zero_last",
         description="He hidden layers, last layer zero (output 0 at init)",
-        defaults={},
     )
     register(
         "scaled-output",
         f"{PACKAGE}.output_scale:scaled_output",
         description="He init, network output multiplied by alpha",
-        defaults={"alpha": 1.0},
+        options=[Option("alpha", 1.0, "output multiplier")],
     )
     register(
         "mup",
         f"{PACKAGE}.output_scale:mup",
         description="He init, output divided by w**exponent (w = last layer's fan-in)",
-        defaults={"exponent": 1.0},
+        options=[Option("exponent", 1.0, "output divided by w ** exponent (1: the paper's)")],
     )
     register(
         "ntk",
         f"{PACKAGE}.ntk:ntk",
         description="NTK param: weights N(0, 1), layer inputs times sqrt(variance/fan_in)",
-        defaults={"hidden_variance": 2.0, "last_variance": 1.0},
+        options=[
+            Option("hidden_variance", 2.0, "weight variance of the hidden layers", gt=0),
+            Option("last_variance", 1.0, "weight variance of the output layer", gt=0),
+        ],
     )

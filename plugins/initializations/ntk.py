@@ -21,8 +21,9 @@ from phasebench_builtins.initializations.layers import add_input_scale, draw_lay
 def ntk(
     model: nn.Module,
     generator: torch.Generator,
-    hidden_variance: float = 2.0,
-    last_variance: float = 1.0,
+    *,
+    hidden_variance: float,
+    last_variance: float,
 ) -> nn.Module:
     """Draw every weight N(0, 1) and install the per-layer input multipliers."""
     for name, value in (("hidden_variance", hidden_variance), ("last_variance", last_variance)):

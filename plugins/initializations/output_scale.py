@@ -40,14 +40,14 @@ def _number(scheme: str, name: str, value: object) -> float:
     return float(value)
 
 
-def scaled_output(model: nn.Module, generator: torch.Generator, alpha: float = 1.0) -> ScaledOutput:
+def scaled_output(model: nn.Module, generator: torch.Generator, *, alpha: float) -> ScaledOutput:
     """He init, then the output multiplied by ``alpha``."""
     alpha = _number("scaled-output", "alpha", alpha)
     draw_layers(model, generator, he_variance, "scaled-output")
     return ScaledOutput(model, alpha)
 
 
-def mup(model: nn.Module, generator: torch.Generator, exponent: float = 1.0) -> ScaledOutput:
+def mup(model: nn.Module, generator: torch.Generator, *, exponent: float) -> ScaledOutput:
     """He init, then the output divided by ``w ** exponent``, w = the last layer's input width.
 
     The paper's muP variant divides the output by w (``exponent=1``); the authors' code keeps the

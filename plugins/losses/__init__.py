@@ -9,11 +9,9 @@ def register_losses(register):
         "mse",
         "phasebench_builtins.losses.mse:make",
         description="0.5 * mean over batch and outputs of (f - y)^2, one-hot targets (the paper's)",
-        defaults={},
     )
     register(
         "xent",
         "phasebench_builtins.losses.xent:make",
         description="softmax cross-entropy, mean over the batch, class-index targets",
-        defaults={},
     )

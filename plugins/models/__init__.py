@@ -13,7 +13,7 @@ built-in initializations rely on, and that a third-party model can follow too:
 Registrations are lazy references, so listing them never imports torch.
 """
 
-from phasebench import hookimpl
+from phasebench import Option, hookimpl
 
 
 @hookimpl
@@ -24,23 +24,39 @@ def register_models(register):
         description="fully connected: depth Dense layers (depth-1 hidden of width, then output)",
         # small enough that the default `phasebench run` takes about a minute on 2 cores;
         # the paper sweeps depth 2-16 and width 256-2048 with --depth/--width
-        defaults={"depth": 4, "width": 128, "activation": "relu", "bias": False},
+        options=[
+            Option("depth", 4, "Dense layers, the output layer included", ge=1),
+            Option("width", 128, "units of each hidden layer", ge=1),
+            Option("activation", "relu", "hidden nonlinearity", choices=("relu", "tanh", "linear")),
+            Option("bias", False, "biases in every layer"),
+        ],
     )
     register(
         "myrtle",
         "phasebench_builtins.models.myrtle:build",
         description="Myrtle CNN, depth 5|7|10: 3x3 convs of width channels, avg pooling, no bias",
-        defaults={"depth": 5, "width": 64},
+        options=[
+            Option("depth", 5, "layers: convolutions plus the output layer", choices=(5, 7, 10)),
+            Option("width", 64, "channels of every convolution", ge=1),
+        ],
     )
     register(
         "resnet",
         "phasebench_builtins.models.resnet:build",
         description="ResNet-18/34 of base width channels; normalization removed by default",
-        defaults={"depth": 18, "width": 16, "norm": "none", "bias": False},
+        options=[
+            Option("depth", 18, "ResNet-18 or ResNet-34", choices=(18, 34)),
+            Option("width", 16, "channels of the first stage (doubled per stage)", ge=1),
+            Option("norm", "none", "normalization layer", choices=("none", "layer", "batch")),
+            Option("bias", False, "biases in the convolutions"),
+        ],
     )
     register(
         "uv",
         "phasebench_builtins.models.uv:build",
         description="catapult-theory uv model f = v^T u x / sqrt(n), x projected to a scalar",
-        defaults={"width": 512, "projection_seed": 0},
+        options=[
+            Option("width", 512, "hidden width n", ge=1),
+            Option("projection_seed", 0, "seed of the fixed projection of x to a scalar"),
+        ],
     )

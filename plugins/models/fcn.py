@@ -19,10 +19,11 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "li
 def build(
     input_shape: Sequence[int],
     num_outputs: int,
-    depth: int = 8,
-    width: int = 512,
-    activation: str = "relu",
-    bias: bool = False,
+    *,
+    depth: int,
+    width: int,
+    activation: str,
+    bias: bool,
 ) -> nn.Sequential:
     """``Flatten, Linear, act, ..., Linear``: ``depth`` Linear layers, the last one the output."""
     shape = example_shape("fcn", input_shape)

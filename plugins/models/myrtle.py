@@ -24,9 +24,7 @@ POOL_AFTER: dict[int, tuple[int, ...]] = {5: (1, 2, 3), 7: (1, 3, 5), 10: (2, 5,
 MIN_SIDE = 8
 
 
-def build(
-    input_shape: Sequence[int], num_outputs: int, depth: int = 5, width: int = 64
-) -> nn.Sequential:
+def build(input_shape: Sequence[int], num_outputs: int, *, depth: int, width: int) -> nn.Sequential:
     """The Myrtle CNN of ``depth`` layers (``depth - 1`` convs + the output Linear layer)."""
     channels = image_shape("myrtle", input_shape, MIN_SIDE)[0]
     num_outputs = positive_int("myrtle", "num_outputs", num_outputs)

@@ -93,10 +93,11 @@ class ResNet(nn.Module):
 def build(
     input_shape: Sequence[int],
     num_outputs: int,
-    depth: int = 18,
-    width: int = 16,
-    norm: str = "none",
-    bias: bool = False,
+    *,
+    depth: int,
+    width: int,
+    norm: str,
+    bias: bool,
 ) -> ResNet:
     """ResNet-``depth`` (18 or 34) of base width ``width`` on images of ``input_shape``."""
     channels = image_shape("resnet", input_shape, MIN_SIDE)[0]

@@ -59,7 +59,7 @@ class UVModel(nn.Module):
 
 
 def build(
-    input_shape: Sequence[int], num_outputs: int, width: int = 512, projection_seed: int = 0
+    input_shape: Sequence[int], num_outputs: int, *, width: int, projection_seed: int
 ) -> UVModel:
     """The uv model of width ``width`` (n) for examples of ``input_shape``."""
     shape = example_shape("uv", input_shape)

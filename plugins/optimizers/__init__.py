@@ -1,6 +1,6 @@
 """Built-in optimizers: the paper's plain SGD, heavy-ball / Nesterov momentum, and Adam."""
 
-from phasebench import hookimpl
+from phasebench import Option, hookimpl
 
 
 @hookimpl
@@ -9,17 +9,22 @@ def register_optimizers(register):
         "sgd",
         "phasebench_builtins.optimizers.sgd:sgd",
         description="plain SGD, no momentum, no weight decay (the paper's)",
-        defaults={},
     )
     register(
         "momentum",
         "phasebench_builtins.optimizers.sgd:momentum",
         description="SGD with heavy-ball momentum beta (v = beta v + g), or Nesterov",
-        defaults={"beta": 0.9, "nesterov": False},
+        options=[
+            Option("beta", 0.9, "momentum coefficient", ge=0, lt=1),
+            Option("nesterov", False, "Nesterov's variant"),
+        ],
     )
     register(
         "adam",
         "phasebench_builtins.optimizers.adam:adam",
         description="Adam with betas and eps, no weight decay",
-        defaults={"betas": [0.9, 0.999], "eps": 1e-8},
+        options=[
+            Option("betas", [0.9, 0.999], "[beta1, beta2]: decay of the moment estimates"),
+            Option("eps", 1e-8, "added to sqrt(v_hat)", gt=0),
+        ],
     )

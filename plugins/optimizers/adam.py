@@ -14,8 +14,9 @@ from phasebench_builtins.optimizers.checks import learning_rate, unit_interval
 def adam(
     params: Iterable[torch.Tensor],
     lr: float,
-    betas: Sequence[float] = (0.9, 0.999),
-    eps: float = 1e-8,
+    *,
+    betas: Sequence[float],
+    eps: float,
 ) -> torch.optim.Adam:
     """Adam(lr, betas=(beta1, beta2), eps)."""
     if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:

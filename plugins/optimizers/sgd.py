@@ -16,7 +16,7 @@ def sgd(params: Iterable[torch.Tensor], lr: float) -> torch.optim.SGD:
 
 
 def momentum(
-    params: Iterable[torch.Tensor], lr: float, beta: float = 0.9, nesterov: bool = False
+    params: Iterable[torch.Tensor], lr: float, *, beta: float, nesterov: bool
 ) -> torch.optim.SGD:
     """Heavy ball: v <- beta v + grad, theta <- theta - lr v (Nesterov: step along grad + beta v).
 
