@@ -137,3 +137,14 @@ def register_commands(register):
     ``phasebench plugins`` like any failed plugin, and every other command keeps working.
     Errors for the user are ``phasebench.errors.UsageError`` (one line, exit 2).
     """
+
+
+@hookspec
+def register_kinds(register):
+    """Declare a kind of component of your own: ``register(phasebench.kinds.Kind(...))``.
+
+    The kind gets a registry, ``phasebench list`` shows it, and any plugin can fill it through
+    the hook ``register_<plural>(register)``, exactly like the core's kinds; a plugin's command
+    looks its components up (``phasebench.plugins.components().load(kind, name)``). Its name,
+    plural and hook must be new; it cannot add a field to a probe's configuration.
+    """

@@ -16,6 +16,7 @@ Nothing here imports torch: plugins register lazy ``"module:attr"`` references.
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -24,9 +25,14 @@ from typing import Any
 import pluggy
 
 from phasebench import hookspecs
+from phasebench import kinds as kind_table
 from phasebench.errors import PluginError
+from phasebench.kinds import Kind
 from phasebench.options import Option, declared_options
 from phasebench.registry import KINDS, Registration, Registry
+
+#: The hook through which a plugin declares a kind of its own.
+KINDS_HOOK = "register_kinds"
 
 ENTRY_POINT_GROUP = "phasebench"
 BUILTIN_DISTRIBUTION = "phasebench"
@@ -55,13 +61,26 @@ class PluginFailure:
 
 @dataclass
 class Components:
-    """Everything the loaded plugins registered, plus what failed to load."""
+    """Everything the loaded plugins registered, plus what failed to load; ``kinds`` are the
+    core's (``phasebench.kinds``) followed by any a plugin declared."""
 
+    kinds: list[Kind] = field(default_factory=lambda: list(kind_table.KINDS))
     registries: dict[str, Registry] = field(
         default_factory=lambda: {kind: Registry(kind) for kind in KINDS}
     )
     plugins: list[PluginInfo] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
+
+    def add_kind(self, kind: Kind) -> None:
+        self.kinds.append(kind)
+        self.registries[kind.name] = Registry(kind.name)
+
+    def kind(self, word: str) -> Kind:
+        """A kind by name or plural, the plugins' included; KeyError otherwise."""
+        for kind in self.kinds:
+            if word in (kind.name, kind.plural):
+                return kind
+        raise KeyError(word)
 
     def registry(self, kind: str) -> Registry:
         return self.registries[kind]
@@ -130,15 +149,31 @@ def load_components(
             fail(name, dist, f"plugin name already used by distribution {origin[name][0]!r}")
             continue
         try:
-            plugin = load()
-            pm.register(plugin, name=name)
-            _check_hooks(pm, name)
+            pm.register(load(), name=name)
         except Exception as exc:  # a broken plugin must not take the host down
             if pm.get_plugin(name) is not None:
                 pm.unregister(name=name)
             fail(name, dist, f"{type(exc).__name__}: {exc}")
             continue
         origin[name] = (dist, version)
+
+    # The kinds first (a plugin may add one), then every hook name can be checked for typos.
+    for name, (dist, _) in list(origin.items()):
+        try:
+            for kind in _plugin_kinds(pm, name, components):
+                components.add_kind(kind)
+                pm.add_hookspecs(_spec_of(kind))
+        except Exception as exc:
+            pm.unregister(name=name)
+            fail(name, dist, f"register_kinds: {exc}")
+            del origin[name]
+    for name, (dist, _) in list(origin.items()):
+        try:
+            _check_hooks(pm, name, components)
+        except PluginError as exc:
+            pm.unregister(name=name)
+            fail(name, dist, str(exc))
+            del origin[name]
 
     for name, (dist, version) in origin.items():
         _register_plugin(pm, name, dist, version, components, fail)
@@ -166,15 +201,15 @@ def _register_plugin(
     plugin registers nothing at all (what it registered before is rolled back)."""
     plugin = pm.get_plugin(name)
     staged: list[Registration] = []
-    for kind, hook_name in KINDS.items():
-        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+    for kind in components.kinds:
+        for impl in getattr(pm.hook, kind.hook).get_hookimpls():
             if impl.plugin is not plugin:
                 continue
-            register = _registrar(kind, name, dist, version, staged.append)
+            register = _registrar(kind.name, name, dist, version, staged.append)
             try:
                 impl.function(register=register)
             except Exception as exc:
-                fail(name, dist, f"{hook_name} raised {type(exc).__name__}: {exc}")
+                fail(name, dist, f"{kind.hook} raised {type(exc).__name__}: {exc}")
                 return
     added: list[Registration] = []
     for registration in staged:
@@ -188,12 +223,47 @@ def _register_plugin(
         added.append(registration)
 
 
-def _check_hooks(pm: pluggy.PluginManager, name: str) -> None:
+def _check_hooks(pm: pluggy.PluginManager, name: str, components: Components) -> None:
     """A hook implementation whose name matches no spec is a typo: refuse the plugin."""
     plugin = pm.get_plugin(name)
+    known = [KINDS_HOOK, *(kind.hook for kind in components.kinds)]
     for attr in dir(plugin):
-        if pm.parse_hookimpl_opts(plugin, attr) is not None and not hasattr(hookspecs, attr):
-            raise PluginError(f"unknown hook {attr!r}; the hooks are: {', '.join(KINDS.values())}")
+        if pm.parse_hookimpl_opts(plugin, attr) is not None and attr not in known:
+            raise PluginError(f"unknown hook {attr!r}; the hooks are: {', '.join(known)}")
+
+
+def _plugin_kinds(pm: pluggy.PluginManager, name: str, components: Components) -> list[Kind]:
+    """The kinds a plugin declares through ``register_kinds``, checked: a new name, plural and
+    hook of the form ``register_<plural>``, and no ProbeConfig field (a plugin's kind is used
+    by its own commands; the probe's kinds are the core's table)."""
+    plugin = pm.get_plugin(name)
+    found: list[Kind] = []
+    impls = [i for i in pm.hook.register_kinds.get_hookimpls() if i.plugin is plugin]
+    for impl in impls:
+        impl.function(register=found.append)
+    taken = {word for kind in components.kinds for word in (kind.name, kind.plural, kind.hook)}
+    for kind in found:
+        if not isinstance(kind, Kind):
+            raise PluginError(f"register() takes a phasebench.kinds.Kind, got {kind!r}")
+        clash = {kind.name, kind.plural, kind.hook} & taken
+        if clash:
+            raise PluginError(f"kind {kind.name!r}: {', '.join(sorted(clash))} is taken")
+        if kind.hook != f"register_{kind.plural.replace('-', '_')}":
+            raise PluginError(f"kind {kind.name!r}: its hook must be named register_{kind.plural}")
+        if kind.field is not None:
+            raise PluginError(f"kind {kind.name!r}: a plugin's kind cannot add a probe field")
+        taken |= {kind.name, kind.plural, kind.hook}
+    return found
+
+
+def _spec_of(kind: Kind) -> object:
+    """The hook spec of a plugin's kind: ``register_<plural>(register)``, like every kind's."""
+
+    def spec(register: Callable[..., None]) -> None:
+        """Register components of a kind a plugin declared."""
+
+    spec.__name__ = spec.__qualname__ = kind.hook
+    return types.SimpleNamespace(**{kind.hook: hookspecs.hookspec(spec)})
 
 
 def _registrar(

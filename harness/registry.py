@@ -100,8 +100,6 @@ class Registry:
     """The components of one kind, keyed by name."""
 
     def __init__(self, kind: str) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown kind {kind!r}")
         self.kind = kind
         self._entries: dict[str, Registration] = {}
 

@@ -13,18 +13,20 @@ from phasebench import kinds
 from phasebench.cli.loading import load_components
 from phasebench.cli.markup import literal
 from phasebench.errors import UsageError
+from phasebench.plugins import Components
 from phasebench.registry import Registration, unknown_name_message
 
 #: The commands this module adds (installed by the built-in commands plugin).
 commands = typer.Typer()
 
 
-def _kind(value: str) -> str:
-    """Accept 'model' or 'models', 'loss' or 'losses'."""
+def _kind(components: Components, value: str) -> str:
+    """Accept 'model' or 'models', 'loss' or 'losses' (a plugin's kinds included)."""
     try:
-        return kinds.get(value.lower()).name
+        return components.kind(value.lower()).name
     except KeyError:
-        raise UsageError(unknown_name_message("kind", value, kinds.names())) from None
+        names = [kind.name for kind in components.kinds]
+        raise UsageError(unknown_name_message("kind", value, names)) from None
 
 
 @commands.command("list")
@@ -42,7 +44,7 @@ def list_components(
     """List the registered components: name, description, options, plugin, version.
     `phasebench list model fcn` shows one component's options with their help."""
     components = load_components(warn=not as_json)
-    chosen = [_kind(kind)] if kind else kinds.names()
+    chosen = [_kind(components, kind)] if kind else [k.name for k in components.kinds]
     rows = [reg for k in chosen for reg in components.registry(k)]
     if name is not None:
         rows = [components.get(chosen[0], name)]

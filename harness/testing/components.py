@@ -7,8 +7,9 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from phasebench import kinds, plugins
+from phasebench import plugins
 from phasebench.errors import UsageError
+from phasebench.kinds import Kind
 from phasebench.plugins import Components
 from phasebench.testing.common import NUM_OUTPUTS, _global_rng_kept
 from phasebench.testing.models import _build_model
@@ -17,9 +18,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
 
-def _check_of(kind: str) -> Callable[..., str]:
-    """The conformance check the kind table names for ``kind``."""
-    module_name, _, function = kinds.get(kind).check.partition(":")
+def _check_of(kind: Kind) -> Callable[..., str] | None:
+    """The conformance check the kind declares (None: a plugin's kind without one)."""
+    if not kind.check:
+        return None
+    module_name, _, function = kind.check.partition(":")
     return getattr(importlib.import_module(module_name), function)
 
 
@@ -57,14 +60,18 @@ def check_component(
     checked on each. Returns ``"passed"`` or ``"skipped: <why>"``; raises
     :class:`ConformanceError` on a violation.
     """
-    if kind not in kinds.names():
-        raise UsageError(f"unknown kind {kind!r}; the kinds are: {', '.join(kinds.names())}")
-    check = _check_of(kind)
     found = components if components is not None else plugins.components()
+    try:
+        check = _check_of(found.kind(kind))
+    except KeyError:
+        names = ", ".join(k.name for k in found.kinds)
+        raise UsageError(f"unknown kind {kind!r}; the kinds are: {names}") from None
     registration = found.get(kind, name)
     label = f"{kind} {name!r} (plugin {registration.plugin!r})"
     component = registration.load()
     merged = registration.options(options)
+    if check is None:
+        return f"skipped: kind {kind!r} declares no conformance check"
     if kind == "initialization":
         return check(component, merged, label, _model_targets(found, models or {}))
     if kind == "executor":

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from phasebench import plugins
 from phasebench.plugins import Components
-from phasebench.registry import KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pytest
@@ -24,7 +23,7 @@ def parametrize_components(
     import pytest
 
     found = found if found is not None else plugins.components()
-    wanted = list(kinds) if kinds is not None else list(KINDS)
+    wanted = list(kinds) if kinds is not None else [kind.name for kind in found.kinds]
     pairs = [
         (kind, r.name)
         for kind in wanted

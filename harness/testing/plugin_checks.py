@@ -11,7 +11,7 @@ from types import ModuleType
 
 from phasebench.errors import PhasebenchError, UsageError
 from phasebench.plugins import ENTRY_POINT_GROUP, Components, load_components
-from phasebench.registry import KINDS, Registration
+from phasebench.registry import Registration
 from phasebench.testing.common import PASSED, _first_line
 from phasebench.testing.components import check_component
 from phasebench.testing.reports import CheckResult, PluginReport
@@ -93,7 +93,7 @@ def check_registrations(
 
 
 def _registrations_of(found: Components, plugin: str) -> list[Registration]:
-    return [r for kind in KINDS for r in found.registry(kind) if r.plugin == plugin]
+    return [r for kind in found.kinds for r in found.registry(kind.name) if r.plugin == plugin]
 
 
 def check_plugin(plugin: str | ModuleType | object) -> PluginReport:

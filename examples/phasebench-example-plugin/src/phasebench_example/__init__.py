@@ -1,6 +1,6 @@
 """An example phasebench plugin: one model and one initialization."""
 
-from phasebench import hookimpl
+from phasebench import Option, hookimpl
 
 
 @hookimpl
@@ -9,7 +9,10 @@ def register_models(register):
         "gelu-mlp",
         "phasebench_example.gelu_mlp:build",
         description="MLP with GELU activations and biases (example plugin)",
-        defaults={"depth": 3, "width": 128},
+        options=[
+            Option("depth", 3, "Linear layers, the output layer included", ge=1),
+            Option("width", 128, "units of each hidden layer", ge=1),
+        ],
     )
 
 
@@ -19,5 +22,5 @@ def register_initializations(register):
         "orthogonal",
         "phasebench_example.orthogonal:initialize",
         description="orthogonal weights scaled by gain, zero biases (example plugin)",
-        defaults={"gain": 1.0},
+        options=[Option("gain", 1.0, "scale of the orthogonal weights", gt=0)],
     )

@@ -9,7 +9,7 @@ from torch import nn
 from phasebench.errors import UsageError
 
 
-def build(input_shape: tuple[int, ...], num_outputs: int, depth: int = 3, width: int = 128):
+def build(input_shape: tuple[int, ...], num_outputs: int, *, depth: int, width: int):
     """``depth`` Linear layers: ``depth - 1`` hidden of ``width`` with GELU, then the output."""
     if depth < 1:
         raise UsageError(f"gelu-mlp: depth must be at least 1, got {depth}; pass --depth 1 or more")

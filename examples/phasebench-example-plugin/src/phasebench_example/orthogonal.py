@@ -7,7 +7,7 @@ from torch import nn
 
 
 @torch.no_grad()
-def initialize(model: nn.Module, generator: torch.Generator, gain: float = 1.0) -> nn.Module:
+def initialize(model: nn.Module, generator: torch.Generator, *, gain: float) -> nn.Module:
     for module in model.modules():
         weight = getattr(module, "weight", None)
         if isinstance(weight, nn.Parameter) and weight.dim() >= 2:
