@@ -87,7 +87,7 @@ def test_adam_matches_its_formula():
         ("momentum", 0.1, {"nesterov": "yes"}, "nesterov must be true or false"),
         ("adam", 0.1, {"betas": [0.9]}, "betas must be two numbers"),
         ("adam", 0.1, {"betas": [0.9, 1.5]}, "betas[1] must be in [0, 1)"),
-        ("adam", 0.1, {"eps": 0.0}, "eps must be > 0"),
+        ("adam", 0.1, {"eps": 0.0}, "eps must be a positive number"),
     ],
 )
 def test_bad_options_fail_with_one_line(name, lr, options, words):

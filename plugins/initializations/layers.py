@@ -127,9 +127,3 @@ def remove_input_scales(layer: nn.Module) -> None:
     for key, hook in list(layer._forward_pre_hooks.items()):
         if isinstance(hook, InputScale):
             del layer._forward_pre_hooks[key]
-
-
-def input_scale(layer: nn.Module) -> float:
-    """The input multiplier installed on ``layer`` (1.0 if none)."""
-    scales = [h.scale for h in layer._forward_pre_hooks.values() if isinstance(h, InputScale)]
-    return scales[0] if scales else 1.0

@@ -14,7 +14,6 @@ import math
 import torch
 from torch import nn
 
-from phasebench.errors import UsageError
 from phasebench_builtins.initializations.layers import add_input_scale, draw_layers, fan_in
 
 
@@ -26,11 +25,6 @@ def ntk(
     last_variance: float,
 ) -> nn.Module:
     """Draw every weight N(0, 1) and install the per-layer input multipliers."""
-    for name, value in (("hidden_variance", hidden_variance), ("last_variance", last_variance)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise UsageError(
-                f"initialization 'ntk': {name} must be a positive number, got {value!r}"
-            )
     layers = draw_layers(model, generator, lambda layer, last: 1.0, "ntk")
     for index, layer in enumerate(layers):
         variance = last_variance if index == len(layers) - 1 else hidden_variance

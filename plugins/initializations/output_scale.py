@@ -6,13 +6,11 @@ Both draw the weights as ``he`` does and return ``ScaledOutput(model, scale)``, 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import nn
 
-from phasebench.errors import UsageError
 from phasebench_builtins.initializations.layers import draw_layers
 from phasebench_builtins.initializations.variance import he_variance
 
@@ -32,17 +30,8 @@ class ScaledOutput(nn.Module):
         return f"scale={self.scale!r}"
 
 
-def _number(scheme: str, name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise UsageError(
-            f"initialization {scheme!r}: {name} must be a finite number, got {value!r}"
-        )
-    return float(value)
-
-
 def scaled_output(model: nn.Module, generator: torch.Generator, *, alpha: float) -> ScaledOutput:
     """He init, then the output multiplied by ``alpha``."""
-    alpha = _number("scaled-output", "alpha", alpha)
     draw_layers(model, generator, he_variance, "scaled-output")
     return ScaledOutput(model, alpha)
 
@@ -53,7 +42,6 @@ def mup(model: nn.Module, generator: torch.Generator, *, exponent: float) -> Sca
     The paper's muP variant divides the output by w (``exponent=1``); the authors' code keeps the
     exponent as a parameter (``out_exp``). w counts input features/channels, not kernel size.
     """
-    exponent = _number("mup", "exponent", exponent)
     layers = draw_layers(model, generator, he_variance, "mup")
     width = layers[-1].weight.shape[1]
     return ScaledOutput(model, float(width) ** -exponent)

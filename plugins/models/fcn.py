@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from phasebench_builtins.models.options import choice, example_shape, flag, positive_int
+from phasebench_builtins.models.options import example_shape, positive_int
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity}
 
@@ -28,10 +28,6 @@ def build(
     """``Flatten, Linear, act, ..., Linear``: ``depth`` Linear layers, the last one the output."""
     shape = example_shape("fcn", input_shape)
     num_outputs = positive_int("fcn", "num_outputs", num_outputs)
-    depth = positive_int("fcn", "depth", depth)
-    width = positive_int("fcn", "width", width)
-    choice("fcn", "activation", activation, list(ACTIVATIONS))
-    bias = flag("fcn", "bias", bias)
     layers: list[nn.Module] = [nn.Flatten()]
     fan_in = math.prod(shape)
     for _ in range(depth - 1):

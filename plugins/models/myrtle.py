@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from phasebench_builtins.models.options import choice, image_shape, positive_int
+from phasebench_builtins.models.options import image_shape, positive_int
 
 #: depth -> indices (0-based) of the convolutions followed by a 2x2 average pool.
 POOL_AFTER: dict[int, tuple[int, ...]] = {5: (1, 2, 3), 7: (1, 3, 5), 10: (2, 5, 8)}
@@ -28,8 +28,6 @@ def build(input_shape: Sequence[int], num_outputs: int, *, depth: int, width: in
     """The Myrtle CNN of ``depth`` layers (``depth - 1`` convs + the output Linear layer)."""
     channels = image_shape("myrtle", input_shape, MIN_SIDE)[0]
     num_outputs = positive_int("myrtle", "num_outputs", num_outputs)
-    choice("myrtle", "depth", depth, list(POOL_AFTER))
-    width = positive_int("myrtle", "width", width)
     layers: list[nn.Module] = []
     for index in range(depth - 1):
         layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.ReLU()]

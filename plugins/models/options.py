@@ -1,4 +1,5 @@
-"""Validation of model options and input shapes: every failure is a one-line UsageError."""
+"""Validation of a model's inputs (its options arrive checked by the registry, against their
+declarations in ``phasebench_builtins.models``): every failure is a one-line UsageError."""
 
 from __future__ import annotations
 
@@ -24,20 +25,6 @@ def positive_int(model: str, name: str, value: object) -> int:
     if number is None or number < 1:
         raise UsageError(f"model {model!r}: {name} must be a positive integer, got {value!r}")
     return number
-
-
-def choice(model: str, name: str, value: object, allowed: Sequence[object]) -> object:
-    """``value`` if it is one of ``allowed``, else a UsageError listing them."""
-    if value not in allowed:
-        listing = ", ".join(map(str, allowed))
-        raise UsageError(f"model {model!r}: unknown {name} {value!r}; choose one of: {listing}")
-    return value
-
-
-def flag(model: str, name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise UsageError(f"model {model!r}: {name} must be true or false, got {value!r}")
-    return value
 
 
 def example_shape(model: str, input_shape: Sequence[int]) -> tuple[int, ...]:

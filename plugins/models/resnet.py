@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from phasebench_builtins.models.options import choice, flag, image_shape, positive_int
+from phasebench_builtins.models.options import image_shape, positive_int
 
 STAGES: dict[int, tuple[int, ...]] = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 NORMS = ("none", "layer", "batch")
@@ -102,8 +102,4 @@ def build(
     """ResNet-``depth`` (18 or 34) of base width ``width`` on images of ``input_shape``."""
     channels = image_shape("resnet", input_shape, MIN_SIDE)[0]
     num_outputs = positive_int("resnet", "num_outputs", num_outputs)
-    choice("resnet", "depth", depth, list(STAGES))
-    width = positive_int("resnet", "width", width)
-    choice("resnet", "norm", norm, NORMS)
-    bias = flag("resnet", "bias", bias)
     return ResNet(channels, num_outputs, STAGES[depth], width, norm, bias)

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from phasebench.errors import UsageError
 from phasebench_builtins.models.options import example_shape, positive_int
 
 
@@ -64,7 +63,4 @@ def build(
     """The uv model of width ``width`` (n) for examples of ``input_shape``."""
     shape = example_shape("uv", input_shape)
     num_outputs = positive_int("uv", "num_outputs", num_outputs)
-    width = positive_int("uv", "width", width)
-    if isinstance(projection_seed, bool) or not isinstance(projection_seed, int):
-        raise UsageError(f"model 'uv': projection_seed must be an integer, got {projection_seed!r}")
     return UVModel(math.prod(shape), num_outputs, width, projection_seed)

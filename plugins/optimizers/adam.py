@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
 import torch
@@ -25,11 +24,5 @@ def adam(
         )
     beta1 = unit_interval("adam", "betas[0]", betas[0])
     beta2 = unit_interval("adam", "betas[1]", betas[1])
-    if (
-        isinstance(eps, bool)
-        or not isinstance(eps, (int, float))
-        or not (math.isfinite(eps) and eps > 0)
-    ):
-        raise UsageError(f"optimizer 'adam': eps must be > 0, got {eps!r}")
     lr = learning_rate("adam", lr)
     return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), eps=float(eps))

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import torch
 
 from phasebench.errors import UsageError
-from phasebench_builtins.optimizers.checks import learning_rate, unit_interval
+from phasebench_builtins.optimizers.checks import learning_rate
 
 
 def sgd(params: Iterable[torch.Tensor], lr: float) -> torch.optim.SGD:
@@ -22,9 +22,6 @@ def momentum(
 
     Full-batch GD with this update is stable for sharpness below (2 + 2 beta) / lr.
     """
-    beta = unit_interval("momentum", "beta", beta)
-    if not isinstance(nesterov, bool):
-        raise UsageError(f"optimizer 'momentum': nesterov must be true or false, got {nesterov!r}")
     if nesterov and beta == 0:
         raise UsageError("optimizer 'momentum': nesterov needs beta > 0")
     lr = learning_rate("momentum", lr)
