@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,3 +25,14 @@ def subprocess_env(*paths: Path, **extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), env.get("PYTHONPATH", "")])
     env.update(extra)
     return env
+
+
+def phasebench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``phasebench ARGS`` in a fresh process (plugins found through real entry points)."""
+    return subprocess.run(
+        [sys.executable, "-m", "phasebench.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )

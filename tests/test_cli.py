@@ -6,23 +6,13 @@ import json
 import subprocess
 import sys
 
-from support import EXAMPLE_PLUGIN_SRC, install_fake_distribution, subprocess_env
+from support import EXAMPLE_PLUGIN_SRC, install_fake_distribution, phasebench, subprocess_env
 from typer.testing import CliRunner
 
 from phasebench import __version__
 from phasebench.cli.main import app
 
 runner = CliRunner()
-
-
-def phasebench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "phasebench.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def test_version_and_help():

@@ -4,11 +4,9 @@ with entry points) and run in a fresh process: what docs/plugins.md promises."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 
-from support import install_fake_distribution, subprocess_env
+from support import install_fake_distribution, phasebench, subprocess_env
 
 # One distribution, two plugins: one declares the kind "warmup" and a command that uses it,
 # the other (think: somebody else's package) only registers a component of that kind.
@@ -91,16 +89,6 @@ def _write_package(root):
         (package / f"{name}.py").write_text(textwrap.dedent(source))
 
 
-def _phasebench(*args, env):
-    return subprocess.run(
-        [sys.executable, "-m", "phasebench.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-
-
 def test_a_plugin_adds_a_kind_and_a_command_that_uses_it(tmp_path):
     site = tmp_path / "site"
     _write_package(site)
@@ -111,29 +99,29 @@ def test_a_plugin_adds_a_kind_and_a_command_that_uses_it(tmp_path):
     )
     env = subprocess_env(site)
 
-    listed = _phasebench("list", "warmups", "--json", env=env)
+    listed = phasebench("list", "warmups", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
     assert set(rows) == {"linear", "constant"}
     assert rows["constant"]["plugin"] == "warmup-kind-other"
     assert rows["linear"]["kind"] == "warmup" and rows["linear"]["defaults"] == {"steps": 4}
 
-    ran = _phasebench("warm", "--eta", "2", "--steps", "4", env=env)
+    ran = phasebench("warm", "--eta", "2", "--steps", "4", env=env)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.split() == ["0.50", "1.00", "1.50", "2.00"]
-    constant = _phasebench("warm", "--name", "constant", "--steps", "2", env=env)
+    constant = phasebench("warm", "--name", "constant", "--steps", "2", env=env)
     assert constant.stdout.split() == ["1.00", "1.00"], constant.stderr
-    unknown = _phasebench("warm", "--name", "cosine", env=env)
+    unknown = phasebench("warm", "--name", "cosine", env=env)
     assert unknown.returncode == 2 and "unknown warmup 'cosine'" in unknown.stderr
 
-    plugins = json.loads(_phasebench("plugins", "--json", env=env).stdout)
+    plugins = json.loads(phasebench("plugins", "--json", env=env).stdout)
     ours = {p["name"]: p["hooks"] for p in plugins["plugins"] if not p["builtin"]}
     assert ours == {
         "warmup-kind": ["register_commands", "register_kinds", "register_warmups"],
         "warmup-kind-other": ["register_warmups"],
     }
     assert plugins["failures"] == []
-    assert "warm" in _phasebench("--help", env=env).stdout
+    assert "warm" in phasebench("--help", env=env).stdout
 
 
 def test_a_kind_that_takes_a_core_name_is_refused_and_the_rest_works(tmp_path):
@@ -148,7 +136,7 @@ def test_a_kind_that_takes_a_core_name_is_refused_and_the_rest_works(tmp_path):
     )
     install_fake_distribution(site, "warmup-kind", {"warmup-kind": "warmup_kind"})
     env = subprocess_env(site)
-    shown = json.loads(_phasebench("plugins", "--json", env=env).stdout)
+    shown = json.loads(phasebench("plugins", "--json", env=env).stdout)
     [failure] = shown["failures"]
     assert failure["name"] == "warmup-kind" and "model is taken" in failure["error"]
-    assert _phasebench("list", "model", env=env).returncode == 0
+    assert phasebench("list", "model", env=env).returncode == 0

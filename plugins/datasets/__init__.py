@@ -8,6 +8,12 @@ numpy or torch: the references below are resolved on first use.
 
 from phasebench import Option, hookimpl
 
+#: The sizes both synthetic problems take.
+_SIZES = (
+    Option("n_train", 8192, "training examples", ge=1),
+    Option("n_test", 2048, "test examples", ge=1),
+    Option("dim", 32, "input dimension", ge=1),
+)
 _DTYPE = Option("dtype", "float32", "dtype of the inputs", choices=("float32", "float64"))
 
 _PAPER = "each image standardized by its own mean and std; int64 labels"
@@ -44,9 +50,7 @@ def register_datasets(register):
         "phasebench_builtins.datasets.synthetic:gaussian",
         description="synthetic Gaussian clusters in dim dimensions, balanced classes",
         options=[
-            Option("n_train", 8192, "training examples", ge=1),
-            Option("n_test", 2048, "test examples", ge=1),
-            Option("dim", 32, "input dimension", ge=1),
+            *_SIZES,
             Option("classes", 10, "classes (one Gaussian cluster each)", ge=2),
             Option("separation", 3.0, "distance scale between cluster centres", ge=0),
             Option("seed", 0, "seed of the clusters and the draws"),
@@ -58,9 +62,7 @@ def register_datasets(register):
         "phasebench_builtins.datasets.synthetic:teacher",
         description="synthetic: labels of a random one-hidden-layer ReLU teacher on N(0, I) inputs",
         options=[
-            Option("n_train", 8192, "training examples", ge=1),
-            Option("n_test", 2048, "test examples", ge=1),
-            Option("dim", 32, "input dimension", ge=1),
+            *_SIZES,
             Option("classes", 10, "classes (the teacher's outputs)", ge=2),
             Option("width", 64, "hidden width of the teacher", ge=1),
             Option("seed", 0, "seed of the teacher and the inputs"),
