@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,6 +241,54 @@ def test_unreachable_scheduler_fails_fast_with_one_line():
             pass
     assert time.monotonic() - start < 10
     assert address in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_scheduler_that_accepts_and_never_answers_fails_in_bounded_time():
+    """A loopback listener that accepts every connection and says nothing: connect_timeout
+    bounds the handshake too (distributed's own connect would wait for ever)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    outcome: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            with dask_executor.make(scheduler=address, connect_timeout=1.5):
+                pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            outcome.append(exc)
+
+    threading.Thread(target=accept, daemon=True).start()
+    attempt = threading.Thread(target=connect, daemon=True)
+    try:
+        attempt.start()
+        attempt.join(60)  # the test never hangs: on failure the attempt is left behind
+        assert not attempt.is_alive(), "still connecting 60 s after a 1.5 s connect_timeout"
+    finally:
+        stop.set()
+        listener.close()
+        for conn in accepted:
+            conn.close()
+    assert accepted, "the attempt never reached the listener"
+    (error,) = outcome
+    assert isinstance(error, UsageError), repr(error)
+    message = str(error)
+    assert address in message and "did not answer within 1.5 s" in message
+    assert "\n" not in message
 
 
 def test_missing_dask_says_how_to_install(monkeypatch):
