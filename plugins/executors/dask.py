@@ -49,8 +49,9 @@ from phasebench.execution import (
 )
 
 INSTALL_HINT = "pip install 'phasebench[dask]'"
-#: Seconds the handshake probe may run past ``connect_timeout`` before it is abandoned.
-PROBE_GRACE_S = 0.5
+#: Seconds the handshake probe may run past ``connect_timeout`` (distributed's own connect
+#: gives up first when nothing listens, with its clearer message).
+PROBE_GRACE_S = 1.0
 
 
 class _NoHandshake(Exception):
@@ -68,8 +69,9 @@ def probe_scheduler(address: str, timeout: float) -> None:
     from distributed.comm import connect
 
     async def exchange() -> None:
+        attempt = connect(address, timeout=timeout)
         try:
-            comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout + 0.25)
+            comm = await asyncio.wait_for(attempt, timeout + PROBE_GRACE_S)
         except asyncio.TimeoutError:  # not an OSError before Python 3.11
             raise _NoHandshake() from None
         await comm.close()
@@ -84,7 +86,7 @@ def probe_scheduler(address: str, timeout: float) -> None:
 
     thread = threading.Thread(target=run, name="phasebench-dask-probe", daemon=True)
     thread.start()
-    thread.join(timeout + PROBE_GRACE_S + 1.0)
+    thread.join(timeout + 3 * PROBE_GRACE_S)  # wait_for ends it first; this is a backstop
     if thread.is_alive():
         raise _NoHandshake()
     if failure:
