@@ -1,6 +1,8 @@
 # The two commands a newcomer runs on a fresh machine:
 #   make run    set up .venv and run the default phase probe (offline, real Fashion-MNIST data)
 #   make test   set up .venv and run the checks CI runs (ruff, import contracts, pytest)
+# CI (.ci/run) also runs make bare-check: `pip install .` without extras (torch pinned) into a
+# fresh venv outside the checkout, then phasebench --help, list, a tiny run and show.
 # torch is pinned here: an open range makes pip fetch a multi-GB CUDA build.
 
 PYTHON ?= python3
@@ -9,7 +11,7 @@ TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench reproduce clean
+.PHONY: setup run test lint bare-check bench reproduce clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +31,9 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+bare-check:
+	PYTHON="$(PYTHON)" bash .ci/bare-check "$(TORCH)"
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks/ --benchmark-only --benchmark-enable -p no:cacheprovider

@@ -50,3 +50,10 @@ def die_if_negative(task: dict[str, Any]) -> int:
     if task["x"] < 0:
         os._exit(3)
     return task["x"] ** 2
+
+
+def mark_then_sleep(task: dict[str, Any]) -> int:
+    """Writes its worker's pid to the task's marker file, then sleeps ``task["sleep"]`` s."""
+    Path(task["marker"]).write_text(str(os.getpid()))
+    time.sleep(task["sleep"])
+    return task["x"]

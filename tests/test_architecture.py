@@ -4,6 +4,7 @@ and documented; the installed import names are namespaced."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import subprocess
 import sys
@@ -94,3 +95,95 @@ def test_every_hook_has_a_test(hook):
     """datasette's rule: a hook nobody tests is a hook nobody can rely on."""
     tests = [p for p in (REPO / "tests").glob("test_*.py") if p.name != "test_architecture.py"]
     assert any(hook in p.read_text() for p in tests), f"no test mentions {hook}"
+
+
+# -- every third-party import is a declared dependency --------------------------------------
+FIRST_PARTY = {"phasebench", "phasebench_builtins"}
+
+
+def _normalized(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {_normalized(re.match(r"[A-Za-z0-9._-]+", r).group(0)) for r in requirements}
+
+
+def _declared() -> tuple[set[str], set[str]]:
+    """(the [project] dependencies, those of every optional extra) as normalized names."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = [r for reqs in project.get("optional-dependencies", {}).values() for r in reqs]
+    return _requirement_names(project["dependencies"]), _requirement_names(extras)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def third_party_imports(tree: ast.AST) -> dict[str, bool]:
+    """Top-level name of each absolute, non-stdlib, non-first-party import -> whether one of
+    its imports runs when the module is imported (outside every function). Imports under
+    ``if TYPE_CHECKING:`` never run and are left out."""
+    found: dict[str, bool] = {}
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child, in_function)
+            return
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            if top not in sys.stdlib_module_names and top not in FIRST_PARTY:
+                found[top] = found.get(top, False) or not in_function
+        inside = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for child in ast.iter_child_nodes(node):
+            visit(child, inside)
+
+    visit(tree, False)
+    return found
+
+
+@functools.cache
+def _import_names_to_distributions() -> dict[str, list[str]]:
+    from importlib import metadata
+
+    return dict(metadata.packages_distributions())
+
+
+def _distributions_of(import_name: str) -> set[str]:
+    dists = _import_names_to_distributions().get(import_name) or [import_name]
+    return {_normalized(d) for d in dists}
+
+
+def test_the_dependency_check_sees_lazy_and_type_checking_imports():
+    tree = ast.parse(
+        "import numpy\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\n"
+        "def f():\n    import dask.config\n    from click import echo\n"
+        "from . import sibling\nfrom phasebench import kinds\nimport os\n"
+    )
+    assert third_party_imports(tree) == {"numpy": True, "dask": False, "click": False}
+
+
+PACKAGE_SOURCES = sorted([*(REPO / "harness").rglob("*.py"), *(REPO / "plugins").rglob("*.py")])
+
+
+@pytest.mark.parametrize("path", PACKAGE_SOURCES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_third_party_import_is_declared(path):
+    """What a module imports when it loads is a [project] dependency (a bare ``pip install
+    phasebench`` has it); what it imports inside a function is one, or in an extra (the code
+    then says which extra to install)."""
+    required, optional = _declared()
+    for name, at_load in third_party_imports(ast.parse(path.read_text())).items():
+        dists = _distributions_of(name)
+        allowed = required if at_load else required | optional
+        where = "[project] dependencies" if at_load else "dependencies or an extra"
+        assert dists & allowed, f"{path.name} imports {name!r}, not in pyproject's {where}"

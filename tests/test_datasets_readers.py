@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -18,7 +20,7 @@ from test_datasets_helpers import (
 )
 
 from phasebench.errors import DataError
-from phasebench_builtins.datasets.catalog import cifar10
+from phasebench_builtins.datasets.catalog import cifar10, fashion_mnist
 from phasebench_builtins.datasets.cifar import (
     parse_python_batch,
     read_binary_batch,
@@ -26,6 +28,7 @@ from phasebench_builtins.datasets.cifar import (
     restricted_loads,
 )
 from phasebench_builtins.datasets.idx import images_and_labels, read_idx
+from phasebench_builtins.datasets.rawbytes import read_bytes
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
@@ -71,6 +74,95 @@ def test_idx_corrupt_files_name_the_file(tmp_path, case):
         read_idx(path)
     message = str(info.value)
     assert str(path) in message and "\n" not in message
+
+
+def gzip_bomb(path, head: bytes, zeros: int) -> int:
+    """Write gzip(head + ``zeros`` zero bytes) to ``path``, compressing 1 MiB at a time (the
+    test never holds what the file inflates to); returns the file's size."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    with open(path, "wb") as out:
+        out.write(compressor.compress(head))
+        for _ in range(zeros // len(block)):
+            out.write(compressor.compress(block))
+        out.write(compressor.flush())
+    return path.stat().st_size
+
+
+def _peak_bytes_of(fn):
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+BOMB_ZEROS = 64 << 20  # 64 MiB of zeros after a 4-image header: a ~64 KB file
+
+
+def test_a_gzip_that_inflates_past_its_header_is_refused_without_inflating_it(tmp_path):
+    images, _ = tiny_mnist(4)
+    good = idx_bytes(images)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    size = gzip_bomb(path, good, BOMB_ZEROS)
+    assert size < 2 << 20
+    errors = []
+
+    def read():
+        with pytest.raises(DataError, match="inflates to more than the 3152 bytes") as info:
+            read_idx(path)
+        errors.append(str(info.value))
+
+    peak = _peak_bytes_of(read)
+    assert peak < 16 << 20, f"held {peak} bytes to refuse a file declaring 3152"
+    (message,) = errors
+    assert str(path) in message and "\n" not in message
+
+
+def test_a_gzip_bomb_in_a_data_dir_is_one_data_error(tmp_path):
+    """Through the dataset component: the layout bounds every IDX file it reads."""
+    images, labels = tiny_mnist(4)
+    folder = tmp_path / "FashionMNIST" / "raw"
+    folder.mkdir(parents=True)
+    gzip_bomb(folder / "t10k-images-idx3-ubyte.gz", idx_bytes(images), BOMB_ZEROS)
+    write(folder / "t10k-labels-idx1-ubyte.gz", gz(idx_bytes(labels)))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz inflates to more than"):
+        fashion_mnist("test", data_dir=tmp_path)
+
+
+def test_a_plain_file_longer_than_its_header_is_refused_unread(tmp_path):
+    images, _ = tiny_mnist(4)
+    path = write(tmp_path / "images", idx_bytes(images) + bytes(1 << 20))
+    with pytest.raises(DataError, match="holds more than the 3152 bytes its header declares"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize(
+    "dims",
+    [(65536, 65536, 65536, 65536), (2**32 - 1, 2**32 - 1, 2**32 - 1)],
+    ids=["wraps-to-0", "overflows"],
+)
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+def test_an_idx_header_whose_size_wraps_or_overflows_is_one_line(tmp_path, dims, compress):
+    header = bytes([0, 0, 0x08, len(dims)]) + np.asarray(dims, ">u4").tobytes()
+    path = write(tmp_path / "huge-idx", gz(header) if compress else header)
+    with pytest.raises(DataError, match="more than any array can hold") as info:
+        read_idx(path)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+
+
+def test_gzip_members_and_zero_padding_read_as_gzip_does(tmp_path):
+    images, _ = tiny_mnist(5)
+    good = idx_bytes(images)
+    path = write(tmp_path / "members.gz", gz(good[:1000]) + gz(good[1000:]) + bytes(16))
+    np.testing.assert_array_equal(read_idx(path), images)
+    assert read_bytes(path) == good
+    trailing = write(tmp_path / "trailing.gz", gz(good) + b"not gzip")
+    with pytest.raises(DataError, match="corrupt gzip"):
+        read_bytes(trailing)
 
 
 def test_idx_label_count_mismatch(tmp_path):

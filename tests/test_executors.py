@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import inspect
 import os
+import signal
 import socket
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import executor_tasks
+import process_groups
 import pytest
 
 from phasebench.errors import UsageError
@@ -239,6 +243,54 @@ def test_unreachable_scheduler_fails_fast_with_one_line():
     assert address in str(info.value) and "\n" not in str(info.value)
 
 
+def test_a_scheduler_that_accepts_and_never_answers_fails_in_bounded_time():
+    """A loopback listener that accepts every connection and says nothing: connect_timeout
+    bounds the handshake too (distributed's own connect would wait for ever)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    outcome: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            with dask_executor.make(scheduler=address, connect_timeout=1.5):
+                pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            outcome.append(exc)
+
+    threading.Thread(target=accept, daemon=True).start()
+    attempt = threading.Thread(target=connect, daemon=True)
+    try:
+        attempt.start()
+        attempt.join(60)  # the test never hangs: on failure the attempt is left behind
+        assert not attempt.is_alive(), "still connecting 60 s after a 1.5 s connect_timeout"
+    finally:
+        stop.set()
+        listener.close()
+        for conn in accepted:
+            conn.close()
+    assert accepted, "the attempt never reached the listener"
+    (error,) = outcome
+    assert isinstance(error, UsageError), repr(error)
+    message = str(error)
+    assert address in message and "did not answer within 1.5 s" in message
+    assert "\n" not in message
+
+
 def test_missing_dask_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(UsageError, match=r"pip install 'phasebench\[dask\]'"):
@@ -283,3 +335,58 @@ def test_slurm_job_script_runs_one_thread_workers_on_the_scheduler():
     assert "--nthreads 1" in worker and "--nworkers 8" in worker
     # The prologue runs before the workers start.
     assert lines.index("export OMP_NUM_THREADS=1") < lines.index(worker)
+
+
+DRIVER = """
+import sys
+import executor_tasks
+from phasebench_builtins.executors import process
+tasks = [{"x": i, "sleep": 300, "marker": m} for i, m in enumerate(sys.argv[1:])]
+with process.make(workers=len(tasks)) as executor:
+    for outcome in executor.submit_all(executor_tasks.mark_then_sleep, tasks):
+        print(outcome, flush=True)
+"""
+
+
+@pytest.mark.skipif(not process_groups.proc_available(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_workers_and_the_resource_tracker_exit_with_their_driver(tmp_path, sig):
+    """Kill the driver of busy workers: every process it started exits and its output pipes
+    close (a reader of its stdout sees the end), instead of orphans computing for nobody."""
+    markers = [tmp_path / f"worker-{i}" for i in range(2)]
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, *map(str, markers)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: the driver, workers, tracker
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not all(m.exists() and m.read_text() for m in markers):
+            assert driver.poll() is None, driver.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the workers never started their tasks"
+            time.sleep(0.1)
+        workers = {int(m.read_text()) for m in markers}
+        started = process_groups.group_members(driver.pid)
+        assert workers | {driver.pid} <= set(started)
+        driver.send_signal(sig)
+        driver.communicate(timeout=30)  # both pipes reach their end: nobody holds them
+        left = process_groups.wait_until_gone(driver.pid, timeout=30)
+        assert not left, f"still alive after the driver died: {left}"
+        if sig == signal.SIGTERM:  # it stopped its pool on the way out, as for Ctrl-C
+            assert driver.returncode == process.SIGTERM_EXIT
+    finally:
+        process_groups.kill_group(driver.pid)
+        driver.kill()
+        driver.wait()
+
+
+def test_a_worker_whose_driver_is_gone_exits(monkeypatch):
+    """The watchdog's test of the driver: a re-parented worker, or a driver pid that no longer
+    exists, is an orphan."""
+    parent = os.getppid()
+    assert not process._driver_is_gone(os.getpid(), parent)
+    assert process._driver_is_gone(os.getpid(), parent + 1)  # re-parented
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert process._driver_is_gone(gone.pid, parent)

@@ -12,6 +12,7 @@ import time
 
 import h5py
 import numpy as np
+import process_groups
 import pytest
 from support import subprocess_env
 from typer.testing import CliRunner
@@ -151,12 +152,17 @@ def test_a_killed_driver_leaves_a_readable_file_and_resume_completes_it(tmp_path
     driver = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    deadline = time.monotonic() + 240
-    while _complete_scans(out) < 1 and time.monotonic() < deadline and driver.poll() is None:
-        time.sleep(0.1)
-    assert driver.poll() is None, "the sweep finished before it could be killed"
-    driver.send_signal(signal.SIGKILL)
-    driver.wait()
+    try:
+        deadline = time.monotonic() + 240
+        while _complete_scans(out) < 1 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.1)
+        assert driver.poll() is None, "the sweep finished before it could be killed"
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        orphans = process_groups.wait_until_gone(driver.pid, timeout=30)  # workers, tracker
+        assert not orphans, f"still alive after the driver died: {orphans}"
+    finally:
+        process_groups.kill_group(driver.pid)
     partial = load(out)
     assert 1 <= sum(s["complete"] for s in partial["scans"].values()) < 4
     resumed = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True)

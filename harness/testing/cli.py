@@ -1,5 +1,7 @@
 """``python -m phasebench.testing [PLUGIN ...]``: check installed plugins, print a report per
-plugin, exit 0 when all pass, 1 on a failure, 2 on a usage error."""
+plugin and one on the installed plugins loaded together (as every command loads them: a name
+clash between two plugins shows there), exit 0 when all pass, 1 on a failure, 2 on a usage
+error."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from phasebench.errors import UsageError
-from phasebench.testing.plugin_checks import _installed_plugin_names, check_plugin
+from phasebench.testing.plugin_checks import _installed_plugin_names, check_plugin, check_together
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,7 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    names = args.plugins or _installed_plugin_names()
+    installed = _installed_plugin_names()
+    names = args.plugins or installed
     failed = False
     for name in names:
         try:
@@ -38,4 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(report, flush=True)
         failed = failed or not report.ok
+    # Each plugin was checked beside the built-ins only; a command loads them all at once.
+    together = check_together([n for n in names if n in installed] if args.plugins else None)
+    print(together, flush=True)
+    failed = failed or not together.ok
     return 1 if failed else 0

@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from phasebench.testing.common import NUM_OUTPUTS, PASSED, _global_rng_kept, _require
+from phasebench.testing.common import (
+    NUM_OUTPUTS,
+    PASSED,
+    ConformanceError,
+    _first_line,
+    _global_rng_kept,
+    _require,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -39,6 +46,26 @@ def _same(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]) -> list[
     return sorted(k for k in keys if k not in a or k not in b or not torch.equal(a[k], b[k]))
 
 
+def _model_runs(make: Callable[[], nn.Module], inputs: torch.Tensor, where: str) -> None:
+    """The model alone, before any initialization, builds and maps ``inputs`` to finite
+    outputs: otherwise the model is broken, and the error says so (not the initialization)."""
+    import torch
+
+    blame = f"{where}: cannot be checked, the model itself"
+    fix = "fix the model first (its own check: check_component('model', ...))"
+    try:
+        with torch.no_grad():
+            outputs = make()(inputs)
+    except Exception as exc:
+        raise ConformanceError(
+            f"{blame} raised {_first_line(exc)} before any initialization; {fix}"
+        ) from exc
+    if not (isinstance(outputs, torch.Tensor) and bool(torch.isfinite(outputs).all())):
+        raise ConformanceError(
+            f"{blame} gives outputs that are not finite before any initialization; {fix}"
+        )
+
+
 def check_initialization(
     initialize: Callable[..., Any],
     options: Mapping[str, Any] | None = None,
@@ -49,7 +76,8 @@ def check_initialization(
     ``generator``: the same seed gives identical parameters, buffers and outputs whatever the
     model's previous weights, another seed gives other parameters, and torch's global RNG is
     left untouched. Checked on a small ``nn.Sequential`` of Linear layers and on each of
-    ``models``: ``(name, make_fresh_model, input_shape)``."""
+    ``models``: ``(name, make_fresh_model, input_shape)``; a model that does not build, or
+    gives non-finite outputs before any initialization, is reported as the broken one."""
     import torch
     from torch import nn
 
@@ -59,6 +87,7 @@ def check_initialization(
         for model_name, make, shape in targets:
             where = f"{label} on {model_name}"
             inputs = torch.randn(2, *shape, generator=torch.Generator().manual_seed(7))
+            _model_runs(make, inputs, where)
             runs: list[dict[str, torch.Tensor]] = []
             for seed, prior in ((1234, 1), (1234, 2), (1235, 3)):
                 torch.manual_seed(prior)  # different weights before each initialization

@@ -1,11 +1,12 @@
 """Checking a whole plugin: resolve it (entry-point name, module or module name), load it next
-to the built-ins, and check every component it registers into a :class:`PluginReport`."""
+to the built-ins, and check every component it registers into a :class:`PluginReport`; and
+checking that the installed plugins load together (:func:`check_together`)."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from types import ModuleType
 
@@ -56,17 +57,19 @@ class _ImportFailed(Exception):
 def check_registrations(
     found: Components, registrations: Iterable[Registration], report: PluginReport
 ) -> PluginReport:
-    """Check each registration into ``report``; initializations also on the models listed."""
-    registrations = list(registrations)
+    """Check each registration into ``report``; initializations also on the plugin's models
+    that pass their own check (a broken model fails as the model, never as the
+    initialization tried on it)."""
+    registrations = sorted(registrations, key=lambda r: r.kind != "model")  # models first
     models = {r.name: {} for r in registrations if r.kind == "model"}
     for registration in registrations:
+        broken: list[str] = []
+        tried_on = None
+        if registration.kind == "initialization":
+            broken = [r.name for r in report.failures if r.kind == "model" and r.name in models]
+            tried_on = {name: options for name, options in models.items() if name not in broken}
         try:
-            status = check_component(
-                registration.kind,
-                registration.name,
-                found,
-                models=models if registration.kind == "initialization" else None,
-            )
+            status = check_component(registration.kind, registration.name, found, models=tried_on)
         except AssertionError as exc:
             report.results.append(
                 CheckResult(registration.kind, registration.name, "failed", str(exc))
@@ -83,7 +86,11 @@ def check_registrations(
             )
             continue
         if status == PASSED:
-            report.results.append(CheckResult(registration.kind, registration.name, PASSED))
+            note = ""
+            if broken:
+                names = ", ".join(repr(name) for name in broken)
+                note = f"not tried on model {names}, which failed its own check"
+            report.results.append(CheckResult(registration.kind, registration.name, PASSED, note))
         else:
             detail = status.partition(": ")[2]
             report.results.append(
@@ -116,3 +123,27 @@ def check_plugin(plugin: str | ModuleType | object) -> PluginReport:
     if not registrations and not report.problems:
         report.problems.append(f"plugin {name!r} registered no component")
     return check_registrations(found, registrations, report)
+
+
+#: The name of the report on the installed plugins loaded together.
+TOGETHER = "(installed plugins loaded together)"
+
+
+def check_together(
+    plugins: Iterable[str] | None = None, env: Mapping[str, str] | None = None
+) -> PluginReport:
+    """Load the installed plugins together, as every ``phasebench`` command does (``env``:
+    the environment that decides what loads, default ``os.environ``), and report each plugin
+    that fails there as a problem: two plugins that each pass alone may clash (both register
+    initialization ``orthogonal``), and then the later one registers nothing. ``plugins``:
+    report only the failures of these entry-point names, or that name one of them as the
+    other side of a clash (None: every failure)."""
+    found = load_components(env=env)
+    wanted = None if plugins is None else set(plugins)
+    report = PluginReport(TOGETHER)
+    for failure in found.failures:
+        involved = wanted is None or failure.name in wanted
+        involved = involved or any(f"plugin {name!r}" in failure.error for name in wanted or ())
+        if involved:
+            report.problems.append(failure.line())
+    return report

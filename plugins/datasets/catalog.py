@@ -23,7 +23,7 @@ import numpy as np
 
 from phasebench_builtins.datasets.cifar import parse_binary_batch, parse_python_batch
 from phasebench_builtins.datasets.download import Archive
-from phasebench_builtins.datasets.idx import images_and_labels, parse_idx
+from phasebench_builtins.datasets.idx import declared_size, images_and_labels, parse_idx
 from phasebench_builtins.datasets.sources import FileDataset, Layout
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
@@ -77,7 +77,7 @@ def idx_layout(
         for names in IDX_SPLITS.values()
         for name in names
     )
-    return Layout(dict(content_hashes), subdirs, IDX_SPLITS, decode_idx, archives)
+    return Layout(dict(content_hashes), subdirs, IDX_SPLITS, decode_idx, archives, declared_size)
 
 
 fashion_mnist = FileDataset(

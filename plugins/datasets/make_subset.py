@@ -26,7 +26,7 @@ import numpy as np
 
 from phasebench_builtins.datasets.catalog import IDX_SPLITS, fashion_mnist
 from phasebench_builtins.datasets.checksum import check_content
-from phasebench_builtins.datasets.idx import parse_idx
+from phasebench_builtins.datasets.idx import declared_size, parse_idx
 from phasebench_builtins.datasets.rawbytes import read_bytes
 
 TRAIN_PER_CLASS = 600
@@ -49,7 +49,7 @@ def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
 
 def _read_verified(source: Path, name: str) -> np.ndarray:
     path = source / f"{name}.gz" if (source / f"{name}.gz").is_file() else source / name
-    data = read_bytes(path)
+    data = read_bytes(path, declared_size)
     check_content(data, fashion_mnist.layouts[0].content_hashes[name], path, "use the real files")
     return parse_idx(data, path)
 

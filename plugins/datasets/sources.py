@@ -24,7 +24,7 @@ from phasebench_builtins.datasets import locate
 from phasebench_builtins.datasets.checksum import check_content
 from phasebench_builtins.datasets.download import Archive, DownloadError, download
 from phasebench_builtins.datasets.preprocess import check_dtype, check_split, image_split
-from phasebench_builtins.datasets.rawbytes import read_bytes
+from phasebench_builtins.datasets.rawbytes import DeclaredSize, read_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from phasebench.data import Split
@@ -41,6 +41,8 @@ class Layout:
     value exists). ``subdirs``: where the files may sit under each search root; the first is
     where downloads are stored. ``splits``: split -> the file names it is decoded from.
     ``archives``: how to download the files (empty: this form is only read, never fetched).
+    ``declared_size``: how the format's header declares a file's size (IDX's), so a file is
+    read and inflated no further than that; None where the format has no such header.
     """
 
     content_hashes: Mapping[str, str | None]
@@ -48,6 +50,7 @@ class Layout:
     splits: Mapping[str, tuple[str, ...]]
     decode: Decoder
     archives: tuple[Archive, ...] = ()
+    declared_size: DeclaredSize | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ class FileDataset:
         layout, paths = found
         contents = {}
         for name, path in paths.items():
-            data = read_bytes(path)
+            data = read_bytes(path, layout.declared_size)
             check_content(data, layout.content_hashes.get(name), path, self._fix(path))
             contents[name] = (data, path)
         images, labels = layout.decode(contents, layout.splits[split])

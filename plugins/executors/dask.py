@@ -17,6 +17,10 @@ executors, so a failed or killed attempt is handled alike:
   as in the ``process`` executor. A remote scheduler keeps its own settings (dask's default
   retries a task on 3 dead workers first); each KilledWorker costs one attempt here.
 
+Connecting to a running scheduler is bounded by ``connect_timeout`` end to end: a handshake
+probe (:func:`probe_scheduler`) runs first, since distributed bounds the TCP connect but not
+the handshake read, so a listener that accepts and never answers would hang ``Client``.
+
 Workers use one torch thread: dask's nanny sets ``OMP_NUM_THREADS=1`` (its default
 ``distributed.nanny.pre-spawn-environ``) and ``call_in_worker`` calls
 ``torch.set_num_threads(1)`` before every task, on remote workers too.
@@ -24,6 +28,8 @@ Workers use one torch thread: dask's nanny sets ``OMP_NUM_THREADS=1`` (its defau
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -43,6 +49,48 @@ from phasebench.execution import (
 )
 
 INSTALL_HINT = "pip install 'phasebench[dask]'"
+#: Seconds the handshake probe may run past ``connect_timeout`` (distributed's own connect
+#: gives up first when nothing listens, with its clearer message).
+PROBE_GRACE_S = 1.0
+
+
+class _NoHandshake(Exception):
+    """Something accepted the connection but did not answer dask's handshake in time."""
+
+
+def probe_scheduler(address: str, timeout: float) -> None:
+    """Connect to the scheduler at ``address`` and exchange the handshake within ``timeout``
+    seconds, or raise: OSError (nothing reachable there), :class:`_NoHandshake` (something
+    listens but does not speak dask: distributed's ``connect`` bounds the TCP connect, not the
+    handshake read, so a silent listener would hang ``Client`` for ever).
+
+    The exchange runs under ``asyncio.wait_for`` on an event loop of its own, in a thread of
+    its own (the caller may be inside a running loop, a notebook's say)."""
+    from distributed.comm import connect
+
+    async def exchange() -> None:
+        attempt = connect(address, timeout=timeout)
+        try:
+            comm = await asyncio.wait_for(attempt, timeout + PROBE_GRACE_S)
+        except asyncio.TimeoutError:  # not an OSError before Python 3.11
+            raise _NoHandshake() from None
+        await comm.close()
+
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(exchange())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="phasebench-dask-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 3 * PROBE_GRACE_S)  # wait_for ends it first; this is a backstop
+    if thread.is_alive():
+        raise _NoHandshake()
+    if failure:
+        raise failure[0]
 
 
 def import_distributed() -> Any:
@@ -110,7 +158,14 @@ class DaskExecutor:
 
     def _connect(self, distributed: Any, address: str) -> Any:
         try:
+            probe_scheduler(address, self.connect_timeout)
             return distributed.Client(address, timeout=self.connect_timeout)
+        except _NoHandshake:
+            raise UsageError(
+                f"the dask scheduler at {address!r} accepted the connection but did not answer "
+                f"within {self.connect_timeout:g} s; check that the address (tcp://host:port) "
+                "is a dask scheduler's, not another service's"
+            ) from None
         except (OSError, ValueError) as exc:  # TimeoutError is an OSError
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UsageError(

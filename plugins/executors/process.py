@@ -19,11 +19,22 @@ Scheduling and failures:
   fresh pool include the workers' start-up), an attempt that runs longer is charged one
   attempt (error ``TaskTimeout``) and the pool is stopped and restarted, since a pool cannot
   stop one call; the other attempts it stopped are resubmitted first and not charged.
+
+When the driver dies, its workers follow: each worker runs a watchdog thread that exits the
+worker (``os._exit``) within ``PARENT_POLL_S`` seconds of its parent process going away
+(SIGKILL, the OOM killer), so no worker keeps computing for nobody or holds the driver's
+stdout/stderr open; the multiprocessing resource tracker then exits too (it stops when the
+last process holding its pipe is gone). A SIGTERM to the driver, while the executor is open
+in its main thread and nobody else handles SIGTERM, raises ``SystemExit(143)`` there: the pool
+is stopped (its workers terminated) on the way out, as for Ctrl-C.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -50,6 +61,57 @@ from phasebench.execution import (
 
 START_METHODS = ("spawn", "forkserver")
 
+#: How often (seconds) a worker checks that the process that started it still runs.
+PARENT_POLL_S = 0.2
+#: The exit status of a driver stopped by SIGTERM (128 + the signal, as a shell reports it).
+SIGTERM_EXIT = 128 + signal.SIGTERM
+
+
+def _driver_is_gone(driver: int, parent: int) -> bool:
+    """Whether this worker lost its driver: its parent changed (it was re-parented when the
+    parent died; with ``forkserver`` the parent is the fork server, which exits with the
+    driver) or the driver's process id no longer exists."""
+    if os.getppid() != parent:
+        return True
+    try:
+        os.kill(driver, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # the id was reused by another user's process: not our driver
+        return True
+    return False
+
+
+def _watch_driver(driver: int, parent: int, interval: float) -> None:
+    while not _driver_is_gone(driver, parent):
+        time.sleep(interval)
+    os._exit(1)  # nobody is left to receive this worker's results
+
+
+def init_process_worker(
+    driver: int, spawned_by_driver: bool, interval: float = PARENT_POLL_S
+) -> None:
+    """Initializer of a ``process`` worker: one thread (``init_worker``) and a daemon thread
+    that exits the worker when the driver ``driver`` (a process id) is gone.
+    ``spawned_by_driver``: the driver is this worker's parent (``spawn``; with ``forkserver``
+    the parent is the fork server)."""
+    init_worker()
+    parent = os.getppid()
+    if spawned_by_driver and parent != driver:
+        os._exit(1)  # re-parented before it even started: the driver died
+    if _driver_is_gone(driver, parent):
+        os._exit(1)
+    threading.Thread(
+        target=_watch_driver,
+        args=(driver, parent, interval),
+        name="phasebench-driver-watch",
+        daemon=True,
+    ).start()
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(SIGTERM_EXIT)
+
 
 class ProcessExecutor:
     """A pool of ``workers`` processes, recreated whenever a worker dies."""
@@ -75,23 +137,42 @@ class ProcessExecutor:
         self._running: dict[Future[Captured], int] = {}
         self._submitted: dict[Future[Captured], float] = {}  # time.monotonic() at submission
         self._suspects: deque[int] = deque()  # tasks in flight when a worker died
+        self._previous_sigterm: Any = None
 
     @property
     def in_flight(self) -> int:
         return len(self._running)
 
     def __enter__(self) -> ProcessExecutor:
+        self._handle_sigterm()
         self._start_pool()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stop_pool()
+        try:
+            self._stop_pool()
+        finally:
+            self._restore_sigterm()
+
+    def _handle_sigterm(self) -> None:
+        """SIGTERM raises SystemExit(143) in the main thread, so ``with`` stops the pool; only
+        where SIGTERM still has its default action (an application's own handler is kept)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _terminated)
+
+    def _restore_sigterm(self) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
 
     def _start_pool(self) -> None:
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context(self.start_method),
-            initializer=init_worker,
+            initializer=init_process_worker,
+            initargs=(os.getpid(), self.start_method == "spawn"),
         )
         self.pools_started += 1
 
