@@ -249,6 +249,7 @@ def test_a_writer_waits_for_the_lock_with_a_message_and_times_out_in_one_line(tm
     )
 
 
+@pytest.mark.slow  # two real probes (about 20 s on 2 cores); the writer-level test runs by default
 def test_two_cli_runs_into_one_file_both_finish(tmp_path):
     path = tmp_path / "both.h5"
     base = ["run", "--depth", "2", "--width", "16", "--c", "1,2", "--steps", "2"]
@@ -262,7 +263,7 @@ def test_two_cli_runs_into_one_file_both_finish(tmp_path):
             text=True,
             env=subprocess_env(TESTS),
         )
-        for seeds in ("0", "1")
+        for seeds in ("0,", "1,")
     ]
     for proc in procs:
         out, err = proc.communicate(timeout=300)

@@ -18,13 +18,29 @@ class DamagedFileError(UsageError):
     attribute is missing, the HDF5 structure is broken."""
 
 
+class _Damage(Exception):
+    """Inside the reader: what is wrong with a record (load adds the file's name)."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
 def check_header(path: Path, f: h5py.File) -> int:
-    """The file's schema version; a foreign file or a newer schema raises a one-line error."""
-    if schema.attr(f.attrs.get("format")) != schema.FORMAT:
+    """The file's schema version; a foreign or damaged file, or a newer schema, raises a
+    one-line error."""
+    try:
+        fmt = schema.attr(f.attrs.get("format"))
+        version = schema.attr(f.attrs.get("schema_version"))
+    except Exception as exc:  # h5py raises many kinds on a broken header
+        raise DamagedFileError(
+            f"{path} is damaged: its header cannot be read ({_first_line(exc)})"
+        ) from None
+    if fmt != schema.FORMAT:
         raise UsageError(f"{path} is not a phasebench results file")
-    version = schema.attr(f.attrs.get("schema_version"))
     if not isinstance(version, int) or isinstance(version, bool):
-        raise DamagedFileError(f"{path} has no valid schema_version ({version!r}); it is damaged")
+        raise DamagedFileError(f"{path} is damaged: no valid schema_version ({version!r})")
     if version not in schema.READABLE_VERSIONS:
         newest = max(schema.READABLE_VERSIONS)
         raise UsageError(
@@ -59,19 +75,18 @@ def load(path: str | Path) -> dict[str, Any]:
         version = check_header(path, f)
         try:
             return _read(f, version >= 2)
-        except DamagedFileError as exc:
+        except _Damage as exc:
             raise DamagedFileError(f"{path} is damaged: {exc}; it cannot be trusted") from None
         except Exception as exc:  # h5py raises many kinds on a broken structure
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DamagedFileError(
-                f"{path} is damaged ({type(exc).__name__}: {first}); it cannot be trusted"
+                f"{path} is damaged ({_first_line(exc)}); it cannot be trusted"
             ) from None
 
 
 def _verified(name: str, group: h5py.Group, required: bool, where: str) -> h5py.Group:
     problem = schema.verify(name, group, required)
     if problem:
-        raise DamagedFileError(f"{where} {problem}")
+        raise _Damage(f"{where} {problem}")
     return group
 
 
@@ -91,7 +106,7 @@ def _read(f: h5py.File, checksums: bool) -> dict[str, Any]:
             record["runs"][run_id] = schema.read_fields(run, schema.RUN_FIELDS, schema.RUN_JSON)
         stored_runs = record.get("runs_written")
         if stored_runs is not None and stored_runs != len(record["runs"]):
-            raise DamagedFileError(
+            raise _Damage(
                 f"scan {scan_id} was completed with {stored_runs} runs but holds "
                 f"{len(record['runs'])}"
             )

@@ -145,12 +145,18 @@ class ResultsWriter:
                         self.on_wait(f"waiting for another writer of {self.path} ...")
                         told = True
                     time.sleep(0.05)
+                except OSError:  # a file system without flock: writers are not serialized
+                    os.close(fd)
+                    fd = -1
+                    break
             try:
                 yield
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                if fd >= 0:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
     def _commit(self, change: Callable[[h5py.File], None], new: bool = False) -> None:
         """Apply ``change`` to a copy of the file and rename the copy over it (caller holds
@@ -179,6 +185,11 @@ class ResultsWriter:
             self._sync_folder()
         except BaseException as exc:
             tmp.unlink(missing_ok=True)
+            if isinstance(exc, PermissionError):
+                raise UsageError(
+                    f"cannot write {self.path}: permission denied in {self.path.parent}; "
+                    "choose another output file"
+                ) from None
             if isinstance(exc, Exception) and _no_space(exc):
                 free = shutil.disk_usage(self.path.parent).free
                 raise DiskFullError(
