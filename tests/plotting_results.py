@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from phasebench.analysis.phases import critical_constants
 from phasebench.config import ComponentSpec, ProbeConfig
-from phasebench.probe.aggregates import finalize
-from phasebench.probe.constants import critical_constants
-from phasebench.probe.records import RunRecord, ScanRecord
+from phasebench.results.points import finalize
+from phasebench.results.records import RunRecord, ScanRecord
 from phasebench.results.writer import ResultsWriter
 
 STEPS = 4
@@ -98,11 +98,14 @@ def make_run(config: ProbeConfig, spec: ScanSpec, c: float) -> RunRecord:
 
 
 def write_results(
-    path: Path, scans: list[tuple[ProbeConfig, ScanSpec]], cs: list[float] | None = None
+    path: Path,
+    scans: list[tuple[ProbeConfig, ScanSpec]],
+    cs: list[float] | None = None,
+    sharp_eps: float = 0.0,
 ) -> Path:
     """Write scans (one per (config, spec), the config's seed replaced by the spec's) the way
-    ``phasebench run`` does: each scan stops at its first divergence, then the point
-    aggregates. Returns ``path``."""
+    ``phasebench run --sharp-eps <sharp_eps>`` does: each scan stops at its first divergence,
+    its constants are stored, then the point aggregates. Returns ``path``."""
     cs = cs if cs is not None else grid()
     writer = ResultsWriter(path)
     for config, spec in scans:
@@ -126,6 +129,7 @@ def write_results(
             runs.append(run.summary())
             if run.diverged:
                 break
-        writer.complete_scan(config.scan_id, critical_constants(runs), sharp_eps=0.0)
+        constants = critical_constants(runs, sharp_eps)
+        writer.complete_scan(config.scan_id, constants, sharp_eps=sharp_eps)
     finalize(writer)
     return path

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
+from phasebench.analysis.phases import Constant
 from phasebench.config import ComponentSpec, ProbeConfig
 from phasebench.plugins import components
-from phasebench.probe.constants import Constant
 
 
 def config(

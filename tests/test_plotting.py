@@ -139,7 +139,7 @@ def test_undetermined_constants_are_never_drawn_as_values(tmp_path):
         ],
     )
     (view,) = point_views(load(path))
-    assert not view.constants["c_sharp"].determined and not view.constants["c_sharp"].lower_bounds
+    assert not view.constants["c_sharp"].determined and not view.constants["c_sharp"].bounded
     strip = point_phase_figure(view).axes[1]
     assert lines_by_gid(strip, "c_sharp") == [] == lines_by_gid(strip, "c_sharp lower bound")
     assert [t.get_text() for t in strip.texts].count("undetermined (no seed found it)") == 1

@@ -7,12 +7,11 @@ import json
 import subprocess
 import sys
 
-import h5py
 from plotting_results import ScanSpec, config_for, write_results
 from typer.testing import CliRunner
 
+from phasebench.analysis.phases import NAMES
 from phasebench.cli.main import app
-from phasebench.probe.constants import NAMES
 from phasebench.results.writer import ResultsWriter
 
 runner = CliRunner()
@@ -33,7 +32,7 @@ def constants_rows(out: str) -> dict[str, dict[str, str]]:
     return rows
 
 
-def two_seed_file(tmp_path):
+def two_seed_file(tmp_path, sharp_eps: float = 0.0):
     """Seed 0: c_loss 2, c_sharp 4 (2.83 with eps = 0: a 3% rise from there), c_barrier 5.66,
     c_max 8. Seed 1: c_loss 2.83, no sharpness catapult before it diverges at 5.66."""
     config = config_for(2, 64, 0)
@@ -48,6 +47,7 @@ def two_seed_file(tmp_path):
             ),
             (config, ScanSpec(c_loss=2.5, c_div=5.0, seed=1, lambda0=40.0, loss0=0.25)),
         ],
+        sharp_eps=sharp_eps,
     )
 
 
@@ -132,7 +132,7 @@ SCRIPT = """
 import sys
 from typer.testing import CliRunner
 from phasebench.cli.main import app
-from phasebench.probe.constants import NAMES
+from phasebench.analysis.phases import NAMES
 runner = CliRunner()
 show = runner.invoke(app, ["show", sys.argv[1], "--json"])
 plot = runner.invoke(app, ["plot", sys.argv[1], "--out-dir", sys.argv[2]])
@@ -160,10 +160,7 @@ def test_show_and_plot_never_import_torch_and_plot_prints_its_pngs(tmp_path):
 
 
 def test_show_uses_the_threshold_each_scan_was_run_with_unless_overridden(tmp_path):
-    path = two_seed_file(tmp_path)
-    with h5py.File(path, "a") as f:  # as if run with --sharp-eps 0.05
-        for scan in f["scans"].values():
-            scan.attrs["sharp_eps"] = 0.05
+    path = two_seed_file(tmp_path, sharp_eps=0.05)  # as if run with --sharp-eps 0.05
     shown = json.loads(runner.invoke(app, ["show", str(path), "--json"]).output)
     assert shown["sharp_eps"] is None
     scan = shown["points"][0]["scans"][0]

@@ -113,8 +113,8 @@ def execute_here(tasks, writer, search, skipped: int) -> None:
     from rich.progress import Progress
 
     from phasebench.cli.tables import constants_table, phases_table
-    from phasebench.probe.aggregates import finalize
     from phasebench.probe.driver import run_in_process
+    from phasebench.results.points import finalize
 
     console = Console(stderr=True)
     per_scan = len(search.grid.cs()) if search.mode == "grid" else None

@@ -3,8 +3,6 @@ Reads the file only; never imports torch."""
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,58 +16,53 @@ from phasebench.cli.markup import literal
 commands = typer.Typer()
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _aggregate(aggregate) -> dict[str, Any]:
-    return {k: _finite(v) for k, v in asdict(aggregate).items()}
-
-
 def summary_json(path: Path, points, failures: dict[str, Any], sharp_eps: float | None) -> dict:
-    """The constants of every scan and their aggregates per point, JSON-ready (nan -> null)."""
-    from phasebench.probe.summary import point_label
+    """The constants of every scan and their aggregates per point, JSON-ready (nan -> null, by
+    ``phasebench.results.codec``). Each run carries its phase (``analysis.phases.phase_of``)."""
+    from phasebench.analysis.labels import point_label
+    from phasebench.analysis.phases import phase_of
+    from phasebench.results import codec
 
-    return {
-        "file": str(path),
-        "sharp_eps": sharp_eps,  # null: each scan's recorded threshold, in its "sharp_eps"
-        "points": [
-            {
-                "point_id": point.point_id,
-                "label": point_label(point.config),
-                "config": point.config,
-                "lambda0": _aggregate(point.lambda0),
-                "loss0": _aggregate(point.loss0),
-                "constants": {n: _aggregate(a) for n, a in point.aggregates.items()},
-                "scans": [
-                    {
-                        "scan_id": scan.scan_id,
-                        "seed": scan.config["seed"],
-                        "sgd_seed": scan.config["sgd_seed"],
-                        "lambda0": scan.lambda0,
-                        "loss0": scan.loss0,
-                        "complete": scan.complete,
-                        "sharp_eps": scan.sharp_eps,
-                        "constants": {
-                            n: {"value": _finite(c.value), "status": c.status}
-                            for n, c in scan.constants.items()
-                        },
-                        "runs": [
-                            {k: _finite(v) for k, v in asdict(run).items()} for run in scan.runs
-                        ],
-                    }
-                    for scan in point.scans
-                ],
-            }
-            for point in points
-        ],
-        "failures": [
-            {"task_id": task_id, "error": f.get("error"), "attempts": f.get("attempts")}
-            for task_id, f in sorted(failures.items())
-        ],
-    }
+    return codec.plain(
+        {
+            "file": str(path),
+            "sharp_eps": sharp_eps,  # null: each scan's recorded threshold, in its "sharp_eps"
+            "points": [
+                {
+                    "point_id": point.point_id,
+                    "label": point_label(point.config),
+                    "config": point.config,
+                    "lambda0": point.lambda0,
+                    "loss0": point.loss0,
+                    "constants": point.aggregates,
+                    "scans": [
+                        {
+                            "scan_id": scan.scan_id,
+                            "seed": scan.config["seed"],
+                            "sgd_seed": scan.config["sgd_seed"],
+                            "lambda0": scan.lambda0,
+                            "lambda0_measured": scan.lambda0_measured,
+                            "loss0": scan.loss0,
+                            "complete": scan.complete,
+                            "sharp_eps": scan.sharp_eps,
+                            "constants_from": scan.source,
+                            "constants": scan.constants,
+                            "runs": [
+                                {**asdict(run), "phase": phase_of(run, scan.sharp_eps)}
+                                for run in scan.runs
+                            ],
+                        }
+                        for scan in point.scans
+                    ],
+                }
+                for point in points
+            ],
+            "failures": [
+                {"task_id": task_id, "error": f.get("error"), "attempts": f.get("attempts")}
+                for task_id, f in sorted(failures.items())
+            ],
+        }
+    )
 
 
 @commands.command("show")
@@ -83,19 +76,22 @@ def show(
         bool, typer.Option("--all-scans", help="A phases table for every scan, not the first.")
     ] = False,
 ) -> None:
-    """Show the critical constants of a results file (per seed and aggregated over seeds) and
-    the phase of every c, recomputed from the stored runs."""
+    """Show the critical constants of a results file (per seed and aggregated over seeds), as
+    each scan stored them when it completed (recomputed only with --sharp-eps), and the phase
+    of every c."""
     from rich.console import Console
 
+    from phasebench.analysis.labels import point_label
     from phasebench.cli.tables import constants_table, phases_table
-    from phasebench.probe.summary import point_label, point_summaries, scan_summaries
-    from phasebench.results import load
+    from phasebench.results import codec, load
+    from phasebench.results.summary import point_summaries, scan_summaries
 
     sharp_eps = check_sharp_eps(sharp_eps)
     loaded = load(file)
     points = point_summaries(scan_summaries(loaded, sharp_eps))
     if as_json:
-        typer.echo(json.dumps(summary_json(file, points, loaded["failures"], sharp_eps), indent=2))
+        summary = summary_json(file, points, loaded["failures"], sharp_eps)
+        typer.echo(codec.dumps(summary, indent=2))
         return
     console = Console()
     if not points:

@@ -138,9 +138,9 @@ def run_sweep(tasks, skipped, writer, executor, search) -> None:
     from rich.progress import Progress, TextColumn
 
     from phasebench.cli.tables import constants_table
-    from phasebench.probe.aggregates import finalize
     from phasebench.probe.driver import write_result
     from phasebench.probe.task import group_by_init, run_group_task
+    from phasebench.results.points import finalize
 
     console = Console(stderr=True)
     if skipped:

@@ -1,4 +1,5 @@
-"""Rich tables of critical constants, shared by ``run``, ``sweep`` and ``show``."""
+"""Rich tables of critical constants, shared by ``run``, ``sweep`` and ``show``. The phase
+rules, the aggregates and the labels come from ``phasebench.analysis``."""
 
 from __future__ import annotations
 
@@ -7,47 +8,56 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
+from phasebench.analysis import phases
+from phasebench.analysis.aggregates import Aggregate
+from phasebench.analysis.labels import difference_labels, point_label
+from phasebench.analysis.phases import NAMES, Constant
 from phasebench.cli.markup import literal
-from phasebench.probe.constants import NAMES, Aggregate, Constant
-from phasebench.probe.summary import PointSummary, ScanSummary, point_label
+from phasebench.results.summary import PointSummary, ScanSummary
 
-STATUS_MARK = {"not-before-divergence": "div", "above-grid": ">grid", "no-runs": "-"}
+STATUS_MARK = {
+    phases.NOT_BEFORE_DIVERGENCE: "div",
+    phases.ABOVE_GRID: ">grid",
+    phases.NO_RUNS: "-",
+    phases.UNMEASURED: "unmeasured",
+}
+
+PHASE_MARKUP = {
+    phases.DIVERGENCE: "[red]divergence[/red]",
+    phases.LOSS_SHARPNESS_CATAPULT: "[magenta]loss-sharpness catapult[/magenta]",
+    phases.LOSS_CATAPULT: "[yellow]loss catapult[/yellow]",
+    phases.REDUCTION: "[cyan]sharpness reduction[/cyan]",
+    phases.LAZY: "[green]lazy: loss falls[/green]",
+    phases.UNMEASURED: "[bold red]unmeasured (sharpness not finite or not converged)[/bold red]",
+}
 
 
 def _constant(value: Constant) -> str:
     if value.determined:
         return f"{value.value:.3g}"
-    if value.status == "above-grid" and not math.isnan(value.value):
-        return f">={value.value:.3g}"
+    if math.isfinite(value.lower_bound):
+        return f">={value.lower_bound:.3g}"
     return STATUS_MARK.get(value.status, value.status)
 
 
 def _aggregate(a: Aggregate) -> str:
-    if a.n == 0:
-        return "undetermined"
-    text = f"{a.mean:.3g} ± {a.std:.2g}"
-    return text if a.n == a.of else f"{text} ({a.n}/{a.of})"
-
-
-def _flat(config: dict) -> dict[str, str]:
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and "name" in value:
-            out[key] = value["name"]
-            for option, v in value.get("options", {}).items():
-                out[f"{option}"] = str(v)
-        elif key not in ("device",):
-            out[key] = str(value)
-    return out
+    """'2.41 ± 0.41', '2.83 ± 0 (1/2)', '>= 13.9 (2 of 3 seeds)', 'unmeasured' ..."""
+    parts = []
+    if a.n:
+        text = f"{a.mean:.3g} ± {a.std:.2g}"
+        parts.append(text if a.n == a.of else f"{text} ({a.n}/{a.of})")
+    if a.bounds:
+        parts.append(f">= {a.lower_bound:.3g} ({a.bounds} of {a.of} seeds)")
+    if a.unmeasured:
+        parts.append(f"{a.unmeasured} unmeasured" if parts else "unmeasured")
+    return "; ".join(parts) or "undetermined"
 
 
 def point_labels(points: Sequence[PointSummary]) -> tuple[list[str], str]:
     """Short labels (what differs between the points) and a caption (what they share)."""
-    flats = [_flat(p.config) for p in points]
     if len(points) < 2:
         return [""] * len(points), point_label(points[0].config) if points else ""
-    keys = [k for k in flats[0] if len({f.get(k) for f in flats}) > 1]
-    labels = [" ".join(f"{k}={f.get(k)}" for k in keys) for f in flats]
+    labels = difference_labels([p.config for p in points])
     return labels, point_label(points[0].config) + " (first point; others differ as labelled)"
 
 
@@ -64,11 +74,12 @@ def constants_table(points: Sequence[PointSummary]) -> Table:
     for point, label in zip(points, labels, strict=True):
         first = [literal(label)] if len(points) > 1 else []
         for scan in point.scans:
+            lambda0 = f"{scan.lambda0:.4g}"
             table.add_row(
                 *first,
                 str(scan.config["seed"]),
                 str(scan.config["sgd_seed"]),
-                f"{scan.lambda0:.4g}",
+                lambda0 if scan.lambda0_measured else f"{lambda0} (unmeasured)",
                 f"{scan.loss0:.4g}",
                 *(_constant(scan.constants[n]) for n in NAMES),
             )
@@ -87,26 +98,17 @@ def constants_table(points: Sequence[PointSummary]) -> Table:
 
 
 def phases_table(scan: ScanSummary) -> Table:
-    """Per c of one scan: the phase it falls in, from the loss and sharpness ratios."""
+    """Per c of one scan: the phase it falls in (``phasebench.analysis.phases.phase_of``)."""
     table = Table(title=f"phases of seed {scan.config['seed']}, sgd seed {scan.config['sgd_seed']}")
     for column in ("c", "max L_t/L0", "max lambda_t/lambda0", "barrier", "phase"):
         table.add_column(column)
     for run in scan.runs:
-        if run.diverged:
-            phase = "[red]divergence[/red]"
-        elif run.sharp_ratio_max > 1.0 + scan.sharp_eps and run.loss_ratio_max > 1.0:
-            phase = "[magenta]loss-sharpness catapult[/magenta]"
-        elif run.loss_ratio_max > 1.0:
-            phase = "[yellow]loss catapult[/yellow]"
-        elif run.sharp_ratio_max < 0.95:
-            phase = "[cyan]sharpness reduction[/cyan]"
-        else:
-            phase = "[green]lazy: loss falls[/green]"
+        sharp = f"{run.sharp_ratio_max:.3g}" if run.measured else "unmeasured"
         table.add_row(
             f"{run.c:.3g}",
             "-" if run.diverged else f"{run.loss_ratio_max:.3g}",
-            "-" if run.diverged else f"{run.sharp_ratio_max:.3g}",
+            "-" if run.diverged else sharp,
             "-" if run.diverged else ("yes" if run.barrier else "no"),
-            phase,
+            PHASE_MARKUP[phases.phase_of(run, scan.sharp_eps)],
         )
     return table

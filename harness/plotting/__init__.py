@@ -6,7 +6,8 @@
 """
 
 from phasebench.plotting.files import figures, plan, plot_file
-from phasebench.plotting.phase_diagram import phase_diagram_figure, point_phase_figure
+from phasebench.plotting.phase_diagram import phase_diagram_figure
+from phasebench.plotting.point_phases import point_phase_figure
 from phasebench.plotting.points import PointView, point_views
 from phasebench.plotting.trajectories import trajectory_figure
 

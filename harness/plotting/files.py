@@ -12,11 +12,8 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from phasebench.errors import UsageError
-from phasebench.plotting.phase_diagram import (
-    available_axes,
-    phase_diagram_figure,
-    point_phase_figure,
-)
+from phasebench.plotting.phase_diagram import available_axes, phase_diagram_figure
+from phasebench.plotting.point_phases import point_phase_figure
 from phasebench.plotting.points import PointView, component_label, point_views, series_key
 from phasebench.plotting.style import DPI
 from phasebench.plotting.trajectories import trajectory_figure

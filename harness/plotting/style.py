@@ -24,10 +24,25 @@ PHASES = (
 )
 NOT_PROBED = ("not probed (above the grid)", "#ffffff")
 
+#: The loss (and c_loss) and the sharpness (and c_sharp) are drawn in these colours everywhere.
+LOSS_COLOR = "#1f5fbf"
+SHARPNESS_COLOR = "#c2410c"
+#: A diverged run's marker, in every figure.
+DIVERGED_COLOR = "#d62728"
+#: The dotted "ratio 1" line and the dashed reference lines at c = 2 and c = 4.
+RATIO_ONE_COLOR = "0.35"
+REFERENCE_COLOR = "0.25"
+REFERENCE_LINE = (0, (4, 3))
+#: Greys of the figure furniture: hatch edges of unprobed regions, legend patch edges, the
+#: markers that explain the marker conventions.
+HATCH_EDGE = "0.75"
+PATCH_EDGE = "0.6"
+NOTE_COLOR = "0.3"
+
 #: How each critical constant is drawn: colour, marker and the symbol used in labels.
 CONSTANT_STYLE = {
-    "c_loss": ("#1f5fbf", "o", r"$c_{loss}$"),
-    "c_sharp": ("#c2410c", "s", r"$c_{sharp}$"),
+    "c_loss": (LOSS_COLOR, "o", r"$c_{loss}$"),
+    "c_sharp": (SHARPNESS_COLOR, "s", r"$c_{sharp}$"),
     "c_barrier": ("#6d28d9", "D", r"$c_{barrier}$"),
     "c_max": ("#111111", "^", r"$c_{max}$"),
 }

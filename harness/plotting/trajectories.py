@@ -17,11 +17,17 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from phasebench.plotting.points import describe, protocol
-from phasebench.plotting.style import TRAJECTORY_CMAP, new_figure, plain_log_axis
+from phasebench.plotting.style import (
+    DIVERGED_COLOR,
+    NOTE_COLOR,
+    RATIO_ONE_COLOR,
+    TRAJECTORY_CMAP,
+    new_figure,
+    plain_log_axis,
+)
 
 #: A curve above this many times the largest non-diverged value is off the scale.
 HEADROOM = 5.0
-DIVERGED_COLOR = "#d62728"
 
 
 def _ratio(values: np.ndarray, reference: float) -> np.ndarray:
@@ -120,7 +126,7 @@ def _panel(
     ax.set_ylim(low, high)
     if log:
         plain_log_axis(ax)
-    ax.axhline(1.0, color="0.35", lw=0.9, ls=":", zorder=1)
+    ax.axhline(1.0, color=RATIO_ONE_COLOR, lw=0.9, ls=":", zorder=1)
     ax.set_xlabel("step $t$")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.25)
@@ -182,13 +188,13 @@ def trajectory_figure(scan: Mapping[str, Any]) -> Figure:
     bar.set_label(r"$c = \eta\,\lambda_0$  (log$_2$ scale)")
 
     diverged = sum(bool(run["diverged"]) for run in runs)
-    handles = [Line2D([], [], color="0.35", ls=":", label="initial value (ratio 1)")]
+    handles = [Line2D([], [], color=RATIO_ONE_COLOR, ls=":", label="initial value (ratio 1)")]
     if diverged:
         handles.append(
             Line2D(
                 [],
                 [],
-                color="0.3",
+                color=NOTE_COLOR,
                 ls="--",
                 marker="X",
                 markerfacecolor=DIVERGED_COLOR,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from phasebench.probe.constants import Constant
-from phasebench.probe.records import RunRecord
+from phasebench.analysis.phases import Constant
 from phasebench.probe.task import ScanResult, ScanTask, group_by_init, run_group
+from phasebench.results.records import RunRecord
 from phasebench.results.writer import ResultsWriter
 
 

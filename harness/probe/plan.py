@@ -15,10 +15,10 @@ from phasebench.config import ComponentSpec, ProbeConfig
 from phasebench.errors import UsageError
 from phasebench.plugins import Components
 from phasebench.probe.problem import check_sizes
-from phasebench.probe.records import ScanRecord
 from phasebench.probe.scan import Search
-from phasebench.probe.summary import run_summaries
 from phasebench.probe.task import ScanTask
+from phasebench.results.schema import scan_record
+from phasebench.results.summary import run_summaries
 
 #: ProbeConfig field -> registry kind
 FIELD_KINDS = {kind.field: kind.name for kind in kinds.probe_kinds()}
@@ -59,18 +59,9 @@ def expand(
     return out
 
 
-def start_of(scan_id: str, scan: Mapping[str, Any]) -> ScanRecord:
+def start_of(scan_id: str, scan: Mapping[str, Any]):
     """The stored lambda0 and L0 of a scan (as ``load`` returns it): a resumed scan reuses them."""
-    return ScanRecord(
-        scan_id=scan_id,
-        point_id=scan["point_id"],
-        config=scan["config"],
-        lambda0=float(scan["lambda0"]),
-        loss0=float(scan["loss0"]),
-        lambda0_hvps=int(scan["lambda0_hvps"]),
-        lambda0_converged=bool(scan["lambda0_converged"]),
-        lambda0_seconds=float(scan["lambda0_seconds"]),
-    )
+    return scan_record(scan_id, scan)
 
 
 def tasks_for(

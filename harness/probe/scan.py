@@ -15,13 +15,14 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from phasebench.analysis import phases
+from phasebench.analysis.phases import Constant, RunSummary, critical_constants
 from phasebench.config import ProbeConfig
 from phasebench.errors import UsageError
 from phasebench.probe import trajectory
-from phasebench.probe.constants import Constant, RunSummary, critical_constants
 from phasebench.probe.grid import Grid
 from phasebench.probe.problem import Problem
-from phasebench.probe.records import RunRecord, ScanRecord
+from phasebench.results.records import RunRecord, ScanRecord
 
 MODES = ("grid", "bisect")
 
@@ -117,14 +118,7 @@ def _bisect(search: Search, evaluate: Callable[[float], RunSummary], by_c) -> No
         if evaluate(2.0**x).diverged:
             break
         x = round(x + search.coarse_step, 10)
-    eps = search.sharp_eps
-    predicates = (
-        lambda r: r.loss_ratio_max > 1.0,
-        lambda r: r.sharp_ratio_max > 1.0 + eps,
-        lambda r: r.barrier,
-        lambda r: False,  # c_max: the divergence itself
-    )
-    for predicate in predicates:
+    for predicate in phases.transitions(search.sharp_eps).values():
         while True:
             runs = sorted(by_c.values(), key=lambda r: r.c)
             hit = next((i for i, r in enumerate(runs) if r.diverged or predicate(r)), None)

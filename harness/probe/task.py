@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from phasebench.analysis.phases import Constant, RunSummary
 from phasebench.config import ProbeConfig
-from phasebench.probe.constants import Constant, RunSummary
-from phasebench.probe.records import RunRecord, ScanRecord
 from phasebench.probe.scan import Search, run_scan
+from phasebench.results.records import RunRecord, ScanRecord
 
 
 @dataclass(frozen=True)

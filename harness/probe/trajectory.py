@@ -16,7 +16,7 @@ from phasebench.errors import UsageError
 from phasebench.hessian.operator import HessianOperator
 from phasebench.probe.problem import Problem
 from phasebench.probe.provenance import provenance
-from phasebench.probe.records import RunRecord, ScanRecord
+from phasebench.results.records import RunRecord, ScanRecord
 
 
 @dataclass

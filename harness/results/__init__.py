@@ -1,8 +1,12 @@
-"""phasebench's HDF5 results files: the stable schema (docs/results.md), a writer that never
-leaves a half-written file behind, and ``load(path)``, which returns plain Python/numpy objects.
+"""phasebench's HDF5 results files: the records and the schema they derive (``records``,
+``schema``), one JSON codec (``codec``), a writer that never leaves a half-written file behind
+(``writer``), ``load(path)``, which returns plain Python/numpy objects with every checksum
+verified (``reader``), the summaries the tables and figures read (``summary``) and the stored
+per-point aggregates (``points.finalize``). Below the probe: never imports torch or
+``phasebench.probe``.
 """
 
 from phasebench.results.reader import load
-from phasebench.results.schema import SCHEMA_VERSION
+from phasebench.results.schema import SCHEMA_VERSION, run_record, scan_record
 
-__all__ = ["SCHEMA_VERSION", "load"]
+__all__ = ["SCHEMA_VERSION", "load", "run_record", "scan_record"]

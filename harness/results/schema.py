@@ -1,40 +1,204 @@
-"""Names in a phasebench results file. Changing any of them is a schema change: bump
-SCHEMA_VERSION and say so in docs/results.md.
+"""The layout of a phasebench results file, derived from the records (``records.py``) and
+driving both the writer and the reader: a field declared on a record is written and read here,
+with nothing listed by hand. Changing a name is a schema change: bump ``SCHEMA_VERSION`` and
+say so in docs/results.md.
 
 ::
 
     /                         attrs: format, schema_version, created, phasebench_version
-    /scans/<scan_id>          attrs: config (JSON), point_id, seed, sgd_seed, lambda0, loss0,
-                                     lambda0_hvps, lambda0_converged, lambda0_seconds,
-                                     complete, constants (JSON, when complete), sharp_eps
-                                     (when complete: the c_sharp threshold of the run; files
-                                     without it were made with 0)
+    /scans/<scan_id>          attrs: the ScanRecord fields (config as JSON), seed, sgd_seed;
+                                     when complete: complete, constants (JSON), sharp_eps,
+                                     runs_written (how many runs it then holds); checksum
     /scans/<scan_id>/runs/<run_id>
-                              attrs: config (JSON), c, eta, diverged, diverged_step, seconds,
-                                     sharpness_seconds, provenance (JSON)
-                              datasets: loss, batch_loss, sharpness, hvps, converged,
-                                        barrier_tau, barrier_loss
+                              attrs: the RunRecord's scalar and JSON fields; checksum
+                              datasets: the RunRecord's arrays
     /points/<point_id>        attrs: config (JSON, c and seeds left out), label, scans (JSON
-                                     list), aggregates (JSON: constant -> mean/std/min/max/n/of)
-    /failures/<task_id>       attrs: config (JSON), error, attempts
+                                     list), aggregates (JSON), checksum
+    /failures/<task_id>       attrs: config (JSON), error, attempts, checksum
+
+``checksum`` (schema 2): the SHA-256 of the group's name, its other attributes and its datasets
+(``group_checksum``); the reader verifies every one it finds and, in a schema 2 file, refuses a
+group without one.
 """
 
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+
+from phasebench.results import codec
+from phasebench.results.records import RunRecord, ScanRecord
+
 FORMAT = "phasebench-results"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The versions this reader understands (1: before checksums).
+READABLE_VERSIONS = (1, 2)
 
 SCANS = "scans"
 RUNS = "runs"
 POINTS = "points"
 FAILURES = "failures"
+CHECKSUM = "checksum"
 
-RUN_ARRAYS = ("loss", "batch_loss", "sharpness", "hvps", "converged", "barrier_tau", "barrier_loss")
-RUN_SCALARS = ("c", "eta", "diverged", "diverged_step", "seconds", "sharpness_seconds")
-SCAN_SCALARS = (
-    "seed",
-    "sgd_seed",
-    "lambda0",
-    "loss0",
-    "lambda0_hvps",
-    "lambda0_converged",
-    "lambda0_seconds",
-)
+#: Attributes of a scan group beside its record's fields: the seeds (copied from the config,
+#: for h5ls) and what ``complete_scan`` adds.
+SCAN_DERIVED = ("seed", "sgd_seed")
+SCAN_COMPLETION = ("complete", "constants", "sharp_eps", "runs_written")
+POINT_JSON = ("config", "scans", "aggregates")
+FAILURE_JSON = ("config",)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    store: str  # "key", "parent", "attr", "json" or "array"
+    since: int
+    default: Any = dataclasses.MISSING
+
+
+def fields_of(record: type) -> tuple[Field, ...]:
+    out = []
+    for f in dataclasses.fields(record):
+        default = f.default
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory
+        out.append(Field(f.name, f.metadata["store"], f.metadata.get("since", 1), default))
+    return tuple(out)
+
+
+SCAN_FIELDS = fields_of(ScanRecord)
+RUN_FIELDS = fields_of(RunRecord)
+
+
+def names(record_fields: tuple[Field, ...], store: str) -> tuple[str, ...]:
+    return tuple(f.name for f in record_fields if f.store == store)
+
+
+RUN_ARRAYS = names(RUN_FIELDS, "array")
+RUN_SCALARS = names(RUN_FIELDS, "attr")
+SCAN_SCALARS = names(SCAN_FIELDS, "attr")
+#: The JSON attributes of scans and runs (decoded by the reader).
+SCAN_JSON = (*names(SCAN_FIELDS, "json"), "constants")
+RUN_JSON = names(RUN_FIELDS, "json")
+
+
+# -- writing ---------------------------------------------------------------------------------------
+def _attr_value(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def write_fields(group: h5py.Group, record: Any, record_fields: tuple[Field, ...]) -> None:
+    """Store every attr, json and array field of ``record`` on ``group``."""
+    for f in record_fields:
+        value = getattr(record, f.name)
+        if f.store == "attr":
+            group.attrs[f.name] = _attr_value(value)
+        elif f.store == "json":
+            group.attrs[f.name] = codec.dumps(value, exact=True)
+        elif f.store == "array":
+            group.create_dataset(f.name, data=np.asarray(value))
+
+
+# -- reading ---------------------------------------------------------------------------------------
+def attr(value: Any) -> Any:
+    """An attribute as plain Python (bytes decoded, numpy scalars unwrapped)."""
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def read_attrs(node: h5py.HLObject, json_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    out = {}
+    for name, value in node.attrs.items():
+        if name == CHECKSUM:
+            continue
+        value = attr(value)
+        out[name] = codec.loads(value) if name in json_keys else value
+    return out
+
+
+def read_fields(
+    group: h5py.Group, record_fields: tuple[Field, ...], json_keys: tuple[str, ...]
+) -> dict[str, Any]:
+    """A record's group as a dict: its attributes (JSON decoded) and its datasets; a field the
+    file predates takes its default."""
+    out = read_attrs(group, json_keys)
+    for f in record_fields:
+        if f.store == "array":
+            if f.name in group:
+                out[f.name] = group[f.name][()]
+            elif f.default is not dataclasses.MISSING:
+                out[f.name] = f.default() if callable(f.default) else f.default
+            else:
+                raise KeyError(f"dataset {f.name!r} missing")
+        elif f.store in ("attr", "json") and f.name not in out:
+            if f.default is dataclasses.MISSING:
+                raise KeyError(f"attribute {f.name!r} missing")
+            out[f.name] = f.default() if callable(f.default) else f.default
+    return out
+
+
+def to_record(record: type, name: str, stored: Mapping[str, Any], parent: str | None = None):
+    """The record a group holds, from ``read_fields``' dict (``name``: the group's name)."""
+    values = {}
+    for f in fields_of(record):
+        if f.store == "key":
+            values[f.name] = name
+        elif f.store == "parent":
+            values[f.name] = parent
+        else:
+            values[f.name] = stored[f.name]
+    return record(**values)
+
+
+def scan_record(scan_id: str, scan: Mapping[str, Any]) -> ScanRecord:
+    """The ScanRecord of a scan as ``load`` returns it (a resumed scan reuses its lambda0)."""
+    return to_record(ScanRecord, scan_id, scan)
+
+
+def run_record(run_id: str, scan_id: str, run: Mapping[str, Any]) -> RunRecord:
+    return to_record(RunRecord, run_id, run, scan_id)
+
+
+# -- integrity -------------------------------------------------------------------------------------
+def group_checksum(name: str, group: h5py.Group) -> str:
+    """SHA-256 of a group's name, its attributes (but ``checksum``) and its datasets."""
+    digest = hashlib.sha256(name.encode())
+    for key in sorted(group.attrs):
+        if key == CHECKSUM:
+            continue
+        value = attr(group.attrs[key])
+        text = json.dumps(codec.plain(value, exact=True), sort_keys=True, allow_nan=True)
+        digest.update(f"\0a{key}\0{type(value).__name__}\0{text}".encode())
+    for key in sorted(group):
+        item = group[key]
+        if isinstance(item, h5py.Dataset):
+            data = np.ascontiguousarray(item[()])
+            digest.update(f"\0d{key}\0{data.dtype.str}\0{data.shape}\0".encode())
+            digest.update(data.tobytes())
+    return digest.hexdigest()
+
+
+def seal(name: str, group: h5py.Group) -> None:
+    group.attrs[CHECKSUM] = group_checksum(name, group)
+
+
+def verify(name: str, group: h5py.Group, required: bool) -> str | None:
+    """Why ``group`` cannot be trusted, or None."""
+    stored = group.attrs.get(CHECKSUM)
+    if stored is None:
+        return "has no checksum" if required else None
+    if attr(stored) != group_checksum(name, group):
+        return "fails its checksum"
+    return None

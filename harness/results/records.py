@@ -1,0 +1,95 @@
+"""What a probe produces and a results file holds: one ``ScanRecord`` per (initialization, SGD
+seed) and one ``RunRecord`` per c. Plain numpy and JSON-able values, so executors can ship them
+between processes. Torch-free: the writer, the reader, the probe and ``show`` share them.
+
+Each field says how it is stored (``schema.py`` reads this to write and to read the file, so a
+field declared here is a field of the file): ``key`` is the record's group name, ``attr`` a
+scalar attribute, ``json`` a JSON attribute, ``array`` a dataset. ``since`` is the schema
+version that added a field; files older than that read its ``default``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from phasebench.analysis.phases import RunSummary, summarize
+
+
+def _stored(store: str, since: int = 1, **kwargs: Any) -> Any:
+    return field(metadata={"store": store, "since": since}, **kwargs)
+
+
+def key() -> Any:
+    """The name of the record's group (its hash)."""
+    return _stored("key")
+
+
+def parent() -> Any:
+    """The name of the group above (a run's scan id): where the record lives, not an attribute."""
+    return _stored("parent")
+
+
+def attr(**kwargs: Any) -> Any:
+    return _stored("attr", **kwargs)
+
+
+def json_attr(**kwargs: Any) -> Any:
+    return _stored("json", **kwargs)
+
+
+def array(**kwargs: Any) -> Any:
+    return _stored("array", **kwargs)
+
+
+@dataclass
+class ScanRecord:
+    """The shared start of every run of a scan: the initialization's lambda0 and L0."""
+
+    scan_id: str = key()
+    point_id: str = attr()
+    config: dict[str, Any] = json_attr()  # the ProbeConfig as a dict; its c is the scan's first
+    lambda0: float = attr()
+    loss0: float = attr()
+    lambda0_hvps: int = attr()
+    lambda0_converged: bool = attr()
+    lambda0_seconds: float = attr()
+
+    @property
+    def seed(self) -> int:
+        return int(self.config["seed"])
+
+    @property
+    def sgd_seed(self) -> int:
+        return int(self.config["sgd_seed"])
+
+
+@dataclass
+class RunRecord:
+    """One run: ``steps`` SGD steps at eta = c / lambda0. Index t of the per-step arrays is the
+    state after t steps (t = 0 is the initialization); values after a divergence are nan."""
+
+    run_id: str = key()
+    scan_id: str = parent()
+    config: dict[str, Any] = json_attr()
+    c: float = attr()
+    eta: float = attr()
+    loss: np.ndarray = array()  # (T+1,) L_t on the fixed loss batch
+    batch_loss: np.ndarray = array()  # (T,) the minibatch loss of step t+1, before its update
+    sharpness: np.ndarray = array()  # (T+1,) lambda_t on the fixed sharpness batch
+    hvps: np.ndarray = array()  # (T+1,) HVPs spent measuring lambda_t (index 0: lambda0's, shared)
+    converged: np.ndarray = array()  # (T+1,) whether the estimator converged
+    barrier_tau: np.ndarray = array()  # (P,) positions on the segment theta_0 -> theta_T
+    barrier_loss: np.ndarray = array()  # (P,) the loss there (empty when the run diverged)
+    diverged: bool = attr()
+    diverged_step: int = attr()  # first step whose loss diverged, -1 if none
+    seconds: float = attr()
+    sharpness_seconds: float = attr()
+    provenance: dict[str, Any] = json_attr(default_factory=dict)
+
+    def summary(self) -> RunSummary:
+        return summarize(
+            self.c, self.diverged, self.loss, self.sharpness, self.barrier_loss, self.converged
+        )
