@@ -20,16 +20,14 @@ converged, and otherwise restarts from a Gaussian vector orthogonal to the basis
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 
 from phasebench.errors import UsageError
+from phasebench.hessian.estimation import WHICH, Estimate, estimator
 from phasebench.hessian.operator import HessianOperator
-from phasebench.hessian.result import SharpnessResult
-from phasebench.hessian.vectors import check_k, start_vectors
+from phasebench.hessian.vectors import start_vectors
 
-WHICH = ("largest", "magnitude", "smallest")
 STARTS = ("gradient", "random")
 
 
@@ -95,6 +93,7 @@ class _Basis:
         return out
 
 
+@estimator(which=WHICH, tolerance="tol", budget="max_iter")
 def estimate(
     operator: HessianOperator,
     k: int = 1,
@@ -105,18 +104,14 @@ def estimate(
     tol: float = 1e-3,
     which: str = "largest",
     start: str = "gradient",
-) -> SharpnessResult:
+) -> Estimate:
     """The k wanted eigenvalues by Lanczos; see the module docstring for the contract."""
-    check_k(operator, k)
-    if which not in WHICH:
-        raise UsageError(f"unknown which={which!r}; use one of {', '.join(WHICH)}")
     if start not in STARTS:
         raise UsageError(f"unknown start={start!r}; use one of {', '.join(STARTS)}")
     if int(max_iter) < 1 or not tol >= 0:
         raise UsageError("lanczos needs max_iter >= 1 and tol >= 0")
     if int(max_iter) < k:
         raise UsageError(f"lanczos needs max_iter >= k (got max_iter={max_iter}, k={k})")
-    began, hvps0 = time.perf_counter(), operator.hvps
     steps = min(int(max_iter), operator.size)
     tiny = 100 * torch.finfo(operator.dtype).eps
     basis = _Basis()
@@ -165,14 +160,10 @@ def estimate(
         ritz = s[:, wanted].to(dtype=operator.dtype, device=operator.device)
         vectors = basis.combine(ritz)
         vectors = vectors / vectors.double().norm(dim=1, keepdim=True).to(vectors.dtype)
-    return SharpnessResult(
+    return Estimate(
         eigenvalues=tuple(float(x) for x in theta[wanted]),
-        hvps=operator.hvps - hvps0,
         converged=converged,
         residuals=tuple(float(x) for x in res),
-        wall_time=time.perf_counter() - began,
-        estimator="lanczos",
-        backend=operator.backend,
         eigenvectors=vectors,
         iterations=len(alphas),
     )

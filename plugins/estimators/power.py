@@ -10,14 +10,12 @@ projector onto the eigenvectors already found.
 
 from __future__ import annotations
 
-import time
-
 import torch
 
 from phasebench.errors import UsageError
+from phasebench.hessian.estimation import Estimate, estimator
 from phasebench.hessian.operator import HessianOperator, residual
-from phasebench.hessian.result import SharpnessResult
-from phasebench.hessian.vectors import check_k, start_vectors
+from phasebench.hessian.vectors import start_vectors
 
 
 def _project_out(w: torch.Tensor, found: list[torch.Tensor]) -> torch.Tensor:
@@ -26,6 +24,7 @@ def _project_out(w: torch.Tensor, found: list[torch.Tensor]) -> torch.Tensor:
     return w
 
 
+@estimator(which=("magnitude",), tolerance="tol", budget="max_iter")
 def estimate(
     operator: HessianOperator,
     k: int = 1,
@@ -34,12 +33,10 @@ def estimate(
     return_vectors: bool = False,
     max_iter: int = 20,
     tol: float = 1e-3,
-) -> SharpnessResult:
+) -> Estimate:
     """The k eigenvalues of largest magnitude by power iteration with deflation."""
-    check_k(operator, k)
     if int(max_iter) < 1 or not tol >= 0:
         raise UsageError("power needs max_iter >= 1 and tol >= 0")
-    began, hvps0 = time.perf_counter(), operator.hvps
     starts = start_vectors(operator, k, warm_start, generator)
     found: list[torch.Tensor] = []
     values: list[float] = []
@@ -67,14 +64,10 @@ def estimate(
         found.append(v)
         values.append(value)
         residuals.append(res)
-    return SharpnessResult(
+    return Estimate(
         eigenvalues=tuple(values),
-        hvps=operator.hvps - hvps0,
         converged=converged,
         residuals=tuple(residuals),
-        wall_time=time.perf_counter() - began,
-        estimator="power",
-        backend=operator.backend,
         eigenvectors=torch.stack(found) if return_vectors else None,
         iterations=iterations,
     )
