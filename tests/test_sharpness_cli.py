@@ -97,8 +97,8 @@ def test_sharpness_command_prints_the_result(tiny):
             "float64",
             "--k",
             "2",
-            "--opt",
-            "tol=1e-10",
+            "--tol",
+            "1e-10",
         ],
     )
     assert result.exit_code == 0, result.output
