@@ -86,3 +86,9 @@ def test_the_docs_lobpcg_plugin_conforms_and_matches_exact(lobpcg, op):
     assert result.converged and result.estimator == "lobpcg"
     assert result.hvps == op.hvps - before > 0
     assert result.eigenvalues == pytest.approx(exact.eigenvalues, rel=1e-8)
+
+
+def test_docs_quote_the_lobpcg_example_verbatim():
+    docs = (EXAMPLES.parent / "docs" / "plugins.md").read_text()
+    source = (EXAMPLES / "lobpcg_estimator.py").read_text().strip()
+    assert source in docs, "docs/plugins.md quotes an outdated examples/lobpcg_estimator.py"
