@@ -19,20 +19,10 @@ import torch
 from phasebench import hookimpl
 from phasebench.errors import UsageError
 from phasebench.hessian.estimation import Estimate, estimator
-from phasebench.hessian.vectors import start_vectors
 
 
 @estimator(which=("largest", "smallest"), tolerance="tol", budget="max_iter")
-def estimate(
-    operator,
-    k=1,
-    warm_start=None,
-    generator=None,
-    return_vectors=False,
-    tol=1e-3,
-    max_iter=100,
-    which="largest",
-):
+def estimate(operator, request, tol=1e-3, max_iter=100, which="largest"):
     """The k largest (or smallest) eigenvalues by LOBPCG with a block of k vectors; converged
     when every residual ||Hv - lambda v|| is at most ``tol * |lambda|``."""
     import numpy as np
@@ -40,7 +30,7 @@ def estimate(
 
     if int(max_iter) < 1 or not tol > 0:
         raise UsageError("lobpcg needs max_iter >= 1 and tol > 0")
-    block = torch.stack(start_vectors(operator, k, warm_start, generator), dim=1)  # (n, k)
+    block = torch.stack(request.starts(operator), dim=1)  # (n, k): the warm start, then random
     start = block.to("cpu", torch.float64).numpy()
     hessian = operator.as_scipy()  # every product runs on the operator and is counted there
     # scipy's tol is absolute: scale it by the start's largest Rayleigh quotient (k products)
@@ -64,7 +54,7 @@ def estimate(
         residuals=tuple(float(r) for r in residuals),
         eigenvectors=(
             torch.from_numpy(np.ascontiguousarray(vectors.T)).to(operator.device, operator.dtype)
-            if return_vectors
+            if request.return_vectors
             else None
         ),
         iterations=len(history),

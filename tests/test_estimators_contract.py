@@ -65,15 +65,15 @@ def docs_power(
 
 
 @estimator(which=("largest",), tolerance="tol", budget="steps")
-def light_power(operator, k=1, warm_start=None, generator=None, return_vectors=False, steps=200):
+def light_power(operator, request, steps=200):
     """The same algorithm under the recommended contract: nothing but the algorithm."""
-    v = start_vectors(operator, 1, warm_start, generator)[0]
+    v = request.starts(operator, 1)[0]
     value = 0.0
     for _ in range(steps):
         w = operator.matvec(v)
         value = float(v.double() @ w.double())
         v = w / w.norm()
-    return Estimate((value,), True, (0.0,), v[None] if return_vectors else None, steps)
+    return Estimate((value,), True, (0.0,), v[None] if request.return_vectors else None, steps)
 
 
 class ContractPlugin:
@@ -144,6 +144,8 @@ def test_the_entry_point_checks_k_which_and_the_call():
 
     with pytest.raises(PluginError, match=r"estimator 'bad' cannot be called as estimate\("):
         measure(no_keywords, op, name="bad")
+    with pytest.raises(PluginError, match=r"as estimate\(operator, request, \*\*options\)"):
+        measure(estimator()(no_keywords), op, name="bad")
     assert op.hvps == 0  # nothing ran
 
 
@@ -151,15 +153,15 @@ def test_the_entry_point_checks_what_comes_back():
     op = operator_of(3.0, 1.0, 0.5)
 
     @estimator()
-    def too_many(operator, k=1, warm_start=None, generator=None, return_vectors=False):
+    def too_many(operator, request):
         return Estimate((3.0, 1.0), True, (0.0, 0.0))
 
     @estimator()
-    def a_float(operator, k=1, warm_start=None, generator=None, return_vectors=False):
+    def a_float(operator, request):
         return 3.0
 
     @estimator()
-    def wrong_vectors(operator, k=1, warm_start=None, generator=None, return_vectors=False):
+    def wrong_vectors(operator, request):
         return Estimate((3.0,), True, (0.0,), torch.zeros(1, 2))
 
     with pytest.raises(UsageError, match="returned 2 eigenvalues for k=1"):

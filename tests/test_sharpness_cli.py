@@ -312,9 +312,9 @@ def test_bench_reference_is_chosen_by_what_estimators_declare(tiny, monkeypatch)
     from phasebench_builtins.estimators import exact
 
     @estimator(which=("largest",), exact=True)
-    def dense(operator, k=1, warm_start=None, generator=None, return_vectors=False):
-        values = torch.linalg.eigvalsh(operator.dense()).flip(0)[:k]
-        return Estimate(tuple(values.tolist()), True, (0.0,) * k)
+    def dense(operator, request):
+        values = torch.linalg.eigvalsh(operator.dense()).flip(0)[: request.k]
+        return Estimate(tuple(values.tolist()), True, (0.0,) * request.k)
 
     class Dense:
         @hookimpl

@@ -12,11 +12,15 @@
 
 Two estimator contracts are accepted (docs/plugins.md, ``register_estimators``):
 
-- the recommended one: a function decorated with ``@estimator(which=..., ...)`` that returns an
-  ``Estimate`` (eigenvalues, converged, residuals, eigenvectors, iterations) and nothing else;
-- the original one: an undecorated function returning a full ``SharpnessResult``. It keeps
-  working unchanged; its ``hvps``, ``wall_time``, ``estimator`` and ``backend`` are replaced by
-  what ``measure`` counted and knows.
+- the recommended one: ``estimate(operator, request, **options)`` decorated with
+  ``@estimator(which=..., ...)``, which returns an ``Estimate`` (eigenvalues, converged,
+  residuals, eigenvectors, iterations) and nothing else; ``request`` is a ``Request`` (k,
+  warm_start, generator, return_vectors), so what a call asks can grow without touching
+  every estimator's signature;
+- the original one: an undecorated ``estimate(operator, k=1, warm_start=None,
+  generator=None, return_vectors=False, **options)`` returning a full ``SharpnessResult``. It
+  keeps working unchanged; its ``hvps``, ``wall_time``, ``estimator`` and ``backend`` are
+  replaced by what ``measure`` counted and knows.
 
 ``phasebench.hessian.api.run_estimator`` (by registered name) and through it the probe,
 ``phasebench.sharpness``, the ``sharpness`` and ``bench`` commands and the conformance kit all
@@ -47,6 +51,29 @@ WHICH = ("largest", "magnitude", "smallest")
 TRAITS_ATTRIBUTE = "phasebench_estimator"
 #: The keyword arguments every estimator is called with, besides its options.
 CALL = ("k", "warm_start", "generator", "return_vectors")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one call asks of an estimator: ``k`` eigenvalues; start from ``warm_start`` (None,
+    or unit vectors ``(n,)`` / ``(j, n)``: the previous step's eigenvectors during a probe);
+    draw random starts from ``generator``; return the eigenvectors when ``return_vectors``."""
+
+    k: int = 1
+    warm_start: torch.Tensor | None = None
+    generator: torch.Generator | None = None
+    return_vectors: bool = False
+
+    def starts(self, operator: SymmetricOperator, count: int | None = None) -> list[torch.Tensor]:
+        """``count`` (default k) unit start vectors: the warm start's rows, then Gaussian ones."""
+        from phasebench.hessian.vectors import start_vectors
+
+        return start_vectors(
+            operator,  # type: ignore[arg-type]
+            self.k if count is None else count,
+            self.warm_start,
+            self.generator,
+        )
 
 
 @dataclass(frozen=True)
@@ -97,8 +124,9 @@ def estimator(
     tolerance: str | None = None,
     budget: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare an estimator function: it returns an ``Estimate`` and ``measure`` does the rest
-    (k, which, counting, timing, the result). See ``Traits`` for the arguments."""
+    """Declare an estimator function ``estimate(operator, request, **options) -> Estimate``
+    (``request``: a ``Request``); ``measure`` does the rest (k, which, counting, timing, the
+    result). See ``Traits`` for the arguments."""
     traits = Traits(tuple(which), exact, tolerance, budget)
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -115,9 +143,10 @@ def traits_of(fn: Any) -> Traits | None:
     return traits if isinstance(traits, Traits) else None
 
 
-def check_call(fn: Any, name: str, options: Mapping[str, Any]) -> None:
-    """The estimator takes ``(operator, k=, warm_start=, generator=, return_vectors=,
-    **options)``; else a one-line PluginError naming it."""
+def check_call(fn: Any, name: str, options: Mapping[str, Any], declared: bool) -> None:
+    """The estimator takes ``(operator, request, **options)`` (declared with ``@estimator``)
+    or ``(operator, k=, warm_start=, generator=, return_vectors=, **options)`` (the original
+    contract); else a one-line PluginError naming it."""
     if not callable(fn):
         raise PluginError(f"estimator {name!r} is a {type(fn).__name__}, not a callable")
     try:
@@ -125,11 +154,18 @@ def check_call(fn: Any, name: str, options: Mapping[str, Any]) -> None:
     except (TypeError, ValueError):  # a builtin or C callable: nothing to check
         return
     try:
-        signature.bind(None, **dict.fromkeys(CALL), **dict(options))
+        if declared:
+            signature.bind(None, None, **dict(options))
+        else:
+            signature.bind(None, **dict.fromkeys(CALL), **dict(options))
     except TypeError as exc:
+        expected = (
+            "estimate(operator, request, **options)"
+            if declared
+            else "estimate(operator, k=, warm_start=, generator=, return_vectors=, **options)"
+        )
         raise PluginError(
-            f"estimator {name!r} cannot be called as estimate(operator, k=, warm_start=, "
-            f"generator=, return_vectors=, **options): {exc}; its signature is "
+            f"estimator {name!r} cannot be called as {expected}: {exc}; its signature is "
             f"{name}{signature}"
         ) from None
 
@@ -160,17 +196,21 @@ def measure(
     check_k(operator, k)
     traits = traits_of(estimate)
     check_which(traits, name, options)
-    check_call(estimate, name, options)
+    check_call(estimate, name, options, declared=traits is not None)
+    request = Request(k, warm_start, generator, bool(return_vectors))
     before = operator.hvps
     began = _now(operator)
-    found = estimate(
-        operator,
-        k=k,
-        warm_start=warm_start,
-        generator=generator,
-        return_vectors=return_vectors,
-        **options,
-    )
+    if traits is not None:
+        found = estimate(operator, request, **options)
+    else:  # the original contract
+        found = estimate(
+            operator,
+            k=request.k,
+            warm_start=request.warm_start,
+            generator=request.generator,
+            return_vectors=request.return_vectors,
+            **options,
+        )
     seconds = _now(operator) - began
     hvps = operator.hvps - before
     return complete(found, name, operator, k, hvps, seconds)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from phasebench.errors import UsageError
-from phasebench.hessian.estimation import WHICH, Estimate, estimator
+from phasebench.hessian.estimation import WHICH, Estimate, Request, estimator
 from phasebench.hessian.operator import HessianOperator
 
 
@@ -52,10 +52,7 @@ def check_fits(n: int, device: torch.device, max_bytes: int) -> None:
 @estimator(which=WHICH, exact=True)
 def estimate(
     operator: HessianOperator,
-    k: int = 1,
-    warm_start: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
-    return_vectors: bool = False,
+    request: Request,
     which: str = "largest",
     max_bytes: int = 4 * 1024**3,
 ) -> Estimate:
@@ -69,13 +66,15 @@ def estimate(
         order = torch.argsort(values)
     else:
         order = torch.argsort(values.abs(), descending=True)
-    idx = order[:k]
+    idx = order[: request.k]
     top_values, top_vectors = values[idx], vectors[:, idx]
     residuals = (hessian @ top_vectors - top_vectors * top_values).norm(dim=0)
     return Estimate(
         eigenvalues=tuple(float(x) for x in top_values),
         converged=True,
         residuals=tuple(float(x) for x in residuals),
-        eigenvectors=top_vectors.T.to(operator.dtype).contiguous() if return_vectors else None,
+        eigenvectors=top_vectors.T.to(operator.dtype).contiguous()
+        if request.return_vectors
+        else None,
         iterations=1,
     )

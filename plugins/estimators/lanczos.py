@@ -24,7 +24,7 @@ import math
 import torch
 
 from phasebench.errors import UsageError
-from phasebench.hessian.estimation import WHICH, Estimate, estimator
+from phasebench.hessian.estimation import WHICH, Estimate, Request, estimator
 from phasebench.hessian.operator import HessianOperator
 from phasebench.hessian.vectors import start_vectors
 
@@ -96,16 +96,14 @@ class _Basis:
 @estimator(which=WHICH, tolerance="tol", budget="max_iter")
 def estimate(
     operator: HessianOperator,
-    k: int = 1,
-    warm_start: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
-    return_vectors: bool = False,
+    request: Request,
     max_iter: int = 100,
     tol: float = 1e-3,
     which: str = "largest",
     start: str = "gradient",
 ) -> Estimate:
     """The k wanted eigenvalues by Lanczos; see the module docstring for the contract."""
+    k, generator = request.k, request.generator
     if start not in STARTS:
         raise UsageError(f"unknown start={start!r}; use one of {', '.join(STARTS)}")
     if int(max_iter) < 1 or not tol >= 0:
@@ -115,7 +113,7 @@ def estimate(
     steps = min(int(max_iter), operator.size)
     tiny = 100 * torch.finfo(operator.dtype).eps
     basis = _Basis()
-    q = first_vector(operator, warm_start, generator, start, which)
+    q = first_vector(operator, request.warm_start, generator, start, which)
     alphas: list[float] = []
     betas: list[float] = []  # betas[j] couples q_j and q_{j+1}; 0 after a restart
     theta = s = wanted = None
@@ -156,7 +154,7 @@ def estimate(
             betas.append(beta)
             q = w / beta
     vectors = None
-    if return_vectors:
+    if request.return_vectors:
         ritz = s[:, wanted].to(dtype=operator.dtype, device=operator.device)
         vectors = basis.combine(ritz)
         vectors = vectors / vectors.double().norm(dim=1, keepdim=True).to(vectors.dtype)

@@ -13,9 +13,8 @@ from __future__ import annotations
 import torch
 
 from phasebench.errors import UsageError
-from phasebench.hessian.estimation import Estimate, estimator
+from phasebench.hessian.estimation import Estimate, Request, estimator
 from phasebench.hessian.operator import HessianOperator, residual
-from phasebench.hessian.vectors import start_vectors
 
 
 def _project_out(w: torch.Tensor, found: list[torch.Tensor]) -> torch.Tensor:
@@ -27,17 +26,14 @@ def _project_out(w: torch.Tensor, found: list[torch.Tensor]) -> torch.Tensor:
 @estimator(which=("magnitude",), tolerance="tol", budget="max_iter")
 def estimate(
     operator: HessianOperator,
-    k: int = 1,
-    warm_start: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
-    return_vectors: bool = False,
+    request: Request,
     max_iter: int = 20,
     tol: float = 1e-3,
 ) -> Estimate:
     """The k eigenvalues of largest magnitude by power iteration with deflation."""
     if int(max_iter) < 1 or not tol >= 0:
         raise UsageError("power needs max_iter >= 1 and tol >= 0")
-    starts = start_vectors(operator, k, warm_start, generator)
+    starts = request.starts(operator)
     found: list[torch.Tensor] = []
     values: list[float] = []
     residuals: list[float] = []
@@ -68,6 +64,6 @@ def estimate(
         eigenvalues=tuple(values),
         converged=converged,
         residuals=tuple(residuals),
-        eigenvectors=torch.stack(found) if return_vectors else None,
+        eigenvectors=torch.stack(found) if request.return_vectors else None,
         iterations=iterations,
     )
