@@ -16,8 +16,7 @@ import warnings
 
 import torch
 
-from phasebench import hookimpl
-from phasebench.errors import UsageError
+from phasebench import Option, hookimpl
 from phasebench.hessian.estimation import Estimate, estimator
 
 
@@ -28,8 +27,6 @@ def estimate(operator, request, tol=1e-3, max_iter=100, which="largest"):
     import numpy as np
     from scipy.sparse.linalg import lobpcg
 
-    if int(max_iter) < 1 or not tol > 0:
-        raise UsageError("lobpcg needs max_iter >= 1 and tol > 0")
     block = torch.stack(request.starts(operator), dim=1)  # (n, k): the warm start, then random
     start = block.to("cpu", torch.float64).numpy()
     hessian = operator.as_scipy()  # every product runs on the operator and is counted there
@@ -68,5 +65,9 @@ def register_estimators(register):
         "lobpcg_estimator:estimate",
         description="scipy's LOBPCG, a block of k vectors; stops at ||Hv - lambda v|| <= "
         "tol |lambda|",
-        defaults={"tol": 1e-3, "max_iter": 100, "which": "largest"},
+        options=[
+            Option("tol", 1e-3, "stop when every residual <= tol |lambda|", gt=0),
+            Option("max_iter", 100, "LOBPCG iterations at most", ge=1),
+            Option("which", "largest", "which eigenvalues", choices=("largest", "smallest")),
+        ],
     )

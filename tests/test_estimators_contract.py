@@ -136,8 +136,13 @@ def test_the_entry_point_checks_k_which_and_the_call():
         run_estimator(op, "lanczos", 0)
     with pytest.raises(UsageError, match="k=5 is larger than the number of parameters"):
         run_estimator(op, "power", 5)
-    with pytest.raises(UsageError, match="unknown which='biggest'; use one of largest"):
-        run_estimator(op, "lanczos", 1, options={"which": "biggest"})
+    with pytest.raises(UsageError, match="unknown which 'biggest'; choose one of: largest"):
+        run_estimator(op, "lanczos", 1, options={"which": "biggest"})  # the registry's check
+    from phasebench_builtins.estimators import power
+
+    # the entry point's own: what the estimator declares it finds (power: magnitude only)
+    with pytest.raises(UsageError, match="'power': unknown which='largest'; use one of magnitude"):
+        measure(power.estimate, op, name="power", options={"which": "largest"})
 
     def no_keywords(operator):
         return None

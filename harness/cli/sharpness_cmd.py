@@ -115,35 +115,32 @@ class Options:
         qualified: Sequence[str],
         unused: Sequence[str] = (),
     ) -> dict[str, dict[str, Any]]:
-        """Every field's options: the old forms, then ``--name value`` and ``--opt`` (which
-        win); an option of a field the command does not use is an error."""
+        """Every role's options as given: the old forms, then ``--name value`` and ``--opt``
+        (which win); an option of a role in ``unused`` (chosen, but run at its defaults) is
+        an error, and every option is checked by its declaration before any work."""
         from phasebench.cli.component_options import component_options
 
-        everything = {
-            kind.field: names.get(kind.field) or kind.default
-            for kind in kinds.probe_kinds()
-            if names.get(kind.field) or kind.default
-        }
-        hidden = [
-            option
-            for field in unused
-            for option in components.get(kinds.of_field(field).name, everything[field]).defaults
-        ]
-        routed = component_options(components, everything, extra, qualified, hidden)
-        out = {field: dict(self.given.get(field, {})) for field in everything}
-        for field, options in routed.items():
-            if options and field in unused:
+        hidden = [o for role in unused for o in components.get(kind_of(role), names[role]).defaults]
+        routed = component_options(components, names, extra, qualified, hidden)
+        out = {role: dict(self.given.get(role, {})) for role in names}
+        for role, options in routed.items():
+            if options and role in unused:
                 flags = ", ".join("--" + name.replace("_", "-") for name in options)
-                raise UsageError(f"{self.command} takes no {field} options ({flags})")
-            out.setdefault(field, {}).update(options)
-        for field in everything:  # unknown option names fail here, before any work
-            if field not in unused:
-                components.get(kinds.of_field(field).name, everything[field]).options(out[field])
+                raise UsageError(f"{self.command} takes no {role} options ({flags})")
+            out[role].update(options)
+        for role in names:  # checked (and converted) by each option's declaration
+            if role not in unused:
+                checked = components.get(kind_of(role), names[role]).options(out[role])
+                out[role] = {name: checked[name] for name in out[role]}
         return out
 
     def say_notes(self) -> None:
         for note in self.notes:
             typer.echo(note, err=True)
+
+
+def kind_of(role: str) -> str:
+    return kinds.of_field(role).name
 
 
 def check_examples(examples: int) -> None:
@@ -189,8 +186,7 @@ def sharpness_command(
             given.add(field, parse_pairs(pairs, field))
             given.deprecated(f"--{field}-opt KEY=VALUE", "--KEY VALUE")
     qualified = given.split_opt(opt or [])
-    unused = [f.field for f in kinds.probe_kinds() if f.field not in names]
-    options = given.route(components, names, ctx.args, qualified, unused)
+    options = given.route(components, names, ctx.args, qualified)
     given.say_notes()
     subject = initial_model(components, names, options, examples, seed, data_dir)
     operator = HessianOperator(
@@ -291,7 +287,6 @@ def bench_command(
         raise UsageError(
             "bench runs every estimator with its defaults; it takes no --opt KEY=VALUE"
         )
-    unused = [f.field for f in kinds.probe_kinds() if f.field not in (*subjects, "model", "loss")]
     plans = []
     for spec in specs:
         name, old = parse_spec(spec, "model")
@@ -302,7 +297,7 @@ def bench_command(
             given.deprecated("--model NAME:KEY=VALUE", "--model NAME --KEY VALUE")
         names = {"model": name, **subjects, "loss": loss, "estimator": estimators[0]}
         components.get("model", name)
-        options = own.route(components, names, ctx.args, qualified, unused)
+        options = own.route(components, names, ctx.args, qualified, unused=("estimator",))
         plans.append((component_label(name, options["model"]), names, options))
     given.say_notes()
     rows: list[dict[str, Any]] = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch
 
-from phasebench.errors import UsageError
 from phasebench.hessian.estimation import Estimate, Request, estimator
 from phasebench.hessian.operator import HessianOperator, residual
 
@@ -31,8 +30,6 @@ def estimate(
     tol: float = 1e-3,
 ) -> Estimate:
     """The k eigenvalues of largest magnitude by power iteration with deflation."""
-    if int(max_iter) < 1 or not tol >= 0:
-        raise UsageError("power needs max_iter >= 1 and tol >= 0")
     starts = request.starts(operator)
     found: list[torch.Tensor] = []
     values: list[float] = []
