@@ -46,6 +46,12 @@ Qualified = Annotated[
         "--opt", help="FIELD.NAME=VALUE, e.g. model.width=64 or estimator.tol=1e-8; repeatable."
     ),
 ]
+BenchQualified = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--opt", help="FIELD.NAME=VALUE, e.g. model.width=64 or dataset.n=40; repeatable."
+    ),
+]
 Deprecated = Annotated[
     list[str] | None,
     typer.Option(help="Deprecated: KEY=VALUE (VALUE read as JSON); use --NAME VALUE."),
@@ -255,9 +261,9 @@ def bench_command(
     examples: Annotated[int, typer.Option(help="First N training examples.")] = 256,
     seed: Annotated[int, typer.Option(help="Initialization and estimator seed.")] = 0,
     data_dir: Annotated[str | None, typer.Option(help="Where datasets are cached.")] = None,
-    opt: Qualified = None,
+    opt: BenchQualified = None,
     out: Annotated[
-        Path | None, typer.Option(help="HDF5 file to write (default results/bench-<time>.h5).")
+        Path | None, typer.Option(help="HDF5 file to write (default results/bench-DATE-TIME.h5).")
     ] = None,
 ) -> None:
     """Run every estimator on a set of models against the exact answer (or a tight Lanczos

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from phasebench.errors import UsageError
-from phasebench.hessian.estimation import Traits, measure, traits_of
+from phasebench.hessian.estimation import WHICH, Traits, measure, traits_of
 from phasebench.hessian.linear import SymmetricOperator
 from phasebench.hessian.operator import HessianOperator
 from phasebench.hessian.result import SharpnessResult
@@ -84,7 +84,8 @@ def estimator_traits(estimator: str, components: Components | None = None) -> Tr
     declared = traits_of(registration.load())
     if declared is not None:
         return declared
-    return Traits(which=(str(registration.defaults.get("which", "largest")),))
+    which = registration.defaults.get("which", "largest")
+    return Traits(which=(which if which in WHICH else "largest",))
 
 
 def sharpness(
