@@ -117,6 +117,20 @@ class Traits:
         return self.which[0]
 
 
+def best_first(values: torch.Tensor, k: int, which: str) -> torch.Tensor:
+    """Indices of the k wanted eigenvalues among ``values``, best first: the largest
+    (algebraic), the largest in magnitude, or the smallest."""
+    import torch
+
+    if which == "largest":
+        order = torch.argsort(values, descending=True)
+    elif which == "smallest":
+        order = torch.argsort(values)
+    else:
+        order = torch.argsort(values.abs(), descending=True)
+    return order[:k]
+
+
 def estimator(
     *,
     which: tuple[str, ...] = ("largest",),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from phasebench.errors import UsageError
-from phasebench.hessian.estimation import WHICH, Estimate, Request, estimator
+from phasebench.hessian.estimation import WHICH, Estimate, Request, best_first, estimator
 from phasebench.hessian.operator import HessianOperator
 
 
@@ -60,13 +60,7 @@ def estimate(
     check_fits(operator.size, operator.device, max_bytes)
     hessian = operator.dense()
     values, vectors = torch.linalg.eigh(hessian)
-    if which == "largest":
-        order = torch.argsort(values, descending=True)
-    elif which == "smallest":
-        order = torch.argsort(values)
-    else:
-        order = torch.argsort(values.abs(), descending=True)
-    idx = order[: request.k]
+    idx = best_first(values, request.k, which)
     top_values, top_vectors = values[idx], vectors[:, idx]
     residuals = (hessian @ top_vectors - top_vectors * top_values).norm(dim=0)
     return Estimate(

@@ -24,7 +24,7 @@ import math
 import torch
 
 from phasebench.errors import UsageError
-from phasebench.hessian.estimation import WHICH, Estimate, Request, estimator
+from phasebench.hessian.estimation import WHICH, Estimate, Request, best_first, estimator
 from phasebench.hessian.operator import HessianOperator
 from phasebench.hessian.vectors import start_vectors
 
@@ -51,17 +51,6 @@ def first_vector(
         return gaussian
     q = gradient / norm + gaussian
     return q / q.double().norm().to(q.dtype)
-
-
-def select(theta: torch.Tensor, k: int, which: str) -> torch.Tensor:
-    """Indices of the k wanted values among ``theta`` (ascending from ``eigh``), best first."""
-    if which == "largest":
-        order = torch.argsort(theta, descending=True)
-    elif which == "smallest":
-        order = torch.argsort(theta)
-    else:
-        order = torch.argsort(theta.abs(), descending=True)
-    return order[:k]
 
 
 class _Basis:
@@ -130,7 +119,7 @@ def estimate(
             off = torch.tensor(betas, dtype=torch.float64)
             t += torch.diag(off, 1) + torch.diag(off, -1)
         theta, s = torch.linalg.eigh(t)
-        wanted = select(theta, min(k, j + 1), which)
+        wanted = best_first(theta, min(k, j + 1), which)
         res = beta * s[-1, wanted].abs()
         scale = float(theta.abs().max())
         if j + 1 >= k and bool((res <= tol * theta[wanted].abs().clamp_min(tiny * scale)).all()):
