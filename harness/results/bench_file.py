@@ -9,24 +9,23 @@ lists.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from phasebench.errors import UsageError
+from phasebench.results import codec
 
 #: The root ``kind`` attribute that marks a benchmark file.
 KIND = "phasebench-bench"
 
 
 def _to_json(value: Any) -> str:
-    # private until the results store's codec is the one codec (integrator: point this at it)
-    return json.dumps(value)
+    return codec.dumps(value, exact=True)  # the results store's one codec
 
 
 def _from_json(text: str) -> Any:
-    return json.loads(text)
+    return codec.loads(text)
 
 
 def write_bench(path: Path, rows: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) -> None:
