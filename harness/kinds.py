@@ -101,7 +101,9 @@ KINDS: tuple[Kind, ...] = (
         default="lanczos",
         label="sharpness",
         check="phasebench.testing.estimators:check_estimator",
-        receives=("operator", "k", "warm_start", "generator", "return_vectors"),
+        # the recommended contract (@estimator); the original one received
+        # (operator, k, warm_start, generator, return_vectors) and still works
+        receives=("operator", "request"),
     ),
     Kind(
         "executor",

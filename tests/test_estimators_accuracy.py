@@ -157,7 +157,7 @@ def test_gradient_start_falls_back_to_gaussian_at_zero_gradient_and_for_smallest
     smallest = sharpness(model, loss, x, y, which="smallest", tol=1e-10)
     assert smallest.lambda_max == pytest.approx(-1.0, rel=1e-9)
     assert smallest.hvps == sharpness(model, loss, x, y, which="smallest", start="random").hvps
-    with pytest.raises(UsageError, match="unknown start='bogus'; use one of gradient, random"):
+    with pytest.raises(UsageError, match="unknown start 'bogus'; choose one of: gradient, random"):
         sharpness(model, loss, x, y, start="bogus")
 
 

@@ -97,8 +97,8 @@ def test_sharpness_command_prints_the_result(tiny):
             "float64",
             "--k",
             "2",
-            "--opt",
-            "tol=1e-10",
+            "--tol",
+            "1e-10",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -245,3 +245,110 @@ def test_api_errors(tiny):
         phasebench.sharpness(model, 3, x, y)
     with pytest.raises(UsageError, match="k must be a positive integer"):
         phasebench.sharpness(model, half_mse, x, y, k=0)
+
+
+def test_sharpness_takes_component_options_like_run(tiny):
+    common = [*BASE, "--examples", "32", "--json", "--dtype", "float64", "--k", "2"]
+    new = runner.invoke(app, ["sharpness", *common, "--width", "4", "--opt", "estimator.tol=1e-10"])
+    assert new.exit_code == 0, new.output
+    assert new.stderr == ""
+    out = json.loads(new.stdout)
+    assert out["parameters"] == 5 * 4 + 4 + 4 * 3 + 3 and out["converged"]
+    old = runner.invoke(app, ["sharpness", *common, "--model-opt", "width=4", "--opt", "tol=1e-10"])
+    assert old.exit_code == 0, old.output
+    assert json.loads(old.stdout)["eigenvalues"] == pytest.approx(out["eigenvalues"], rel=1e-12)
+    assert "--model-opt KEY=VALUE is deprecated" in old.stderr
+    assert "--opt tol=VALUE is deprecated" in old.stderr and "use --tol VALUE" in old.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lr", "0.1"], "no chosen component takes --lr"),
+        (["--widht", "4"], "no chosen component takes --widht"),
+        (["--opt", "model.depth=2"], "model 'tiny-mlp' has no option 'depth'"),
+        (["--model-opt", "depth=2"], "model 'tiny-mlp' has no option 'depth'"),
+    ],
+)
+def test_sharpness_component_option_errors_are_one_line(tiny, args, message):
+    result = runner.invoke(app, ["sharpness", *BASE, *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and result.output.count("\n") == 1
+
+
+def test_bench_takes_component_options_like_run(tiny, tmp_path):
+    from phasebench.results.bench_file import read_bench
+
+    out = tmp_path / "bench.h5"
+    args = ["bench", "--model", "tiny-mlp", "--dataset", "tiny-gauss", "--init", "tiny-init"]
+    result = runner.invoke(
+        app,
+        [*args, "--width", "6", "--opt", "dataset.n=40", "--examples", "32", "--k", "2"]
+        + ["--estimator", "lanczos", "--estimator", "power", "--out", str(out)],
+        env={"COLUMNS": "250"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "deprecated" not in result.stderr
+    config, rows = read_bench(out)
+    assert config["k"] == 2 and [r["estimator"] for r in rows] == ["lanczos", "power"]
+    assert {r["model"] for r in rows} == {"tiny-mlp:width=6"}
+    assert rows[0]["parameters"] == 5 * 6 + 6 + 6 * 3 + 3
+    # what each estimator finds is what it declares: power's magnitude, lanczos's largest
+    assert [r["which"] for r in rows] == ["largest", "magnitude"]
+    assert rows[0]["reference"] == "exact" and len(rows[0]["reference_eigenvalues"]) == 2
+    refused = runner.invoke(
+        app, [*args, "--estimator", "lanczos", "--tol", "1e-9", "--out", str(tmp_path / "x.h5")]
+    )
+    assert refused.exit_code == 2 and "bench takes no estimator options (--tol)" in refused.output
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_bench_reference_is_chosen_by_what_estimators_declare(tiny, monkeypatch):
+    """Without an exact estimator that fits, the reference is the first that declares a
+    tolerance and a budget, tightened; an estimator's name plays no part."""
+    from phasebench.hessian.bench import initial_model, reference
+    from phasebench.hessian.estimation import Estimate, estimator
+    from phasebench.hessian.operator import HessianOperator
+    from phasebench_builtins.estimators import exact
+
+    @estimator(which=("largest",), exact=True)
+    def dense(operator, request):
+        values = torch.linalg.eigvalsh(operator.dense()).flip(0)[: request.k]
+        return Estimate(tuple(values.tolist()), True, (0.0,) * request.k)
+
+    class Dense:
+        @hookimpl
+        def register_estimators(self, register):
+            register("a-dense", dense, description="an exact plugin estimator")
+
+    components = plugins.load_components(extra_plugins=[("tiny", TinyPlugin()), ("d", Dense())])
+    names = {"model": "tiny-mlp", "dataset": "tiny-gauss", "init": "tiny-init", "loss": "mse"}
+    subject = initial_model(components, names, {}, 16, 0)
+    op = HessianOperator(
+        subject.model, subject.loss, subject.inputs, subject.targets, dtype="float64"
+    )
+    label, largest = reference(components, op, 2, "largest")
+    assert label == "a-dense"
+    label, magnitude = reference(components, op, 2, "magnitude")  # a-dense cannot: exact can
+    assert label == "exact"
+    monkeypatch.setattr(exact, "bytes_needed", lambda n: 10**18)
+    label, tight = reference(components, op, 2, "magnitude")
+    assert label == "lanczos(tol=1e-10)" and tight.converged
+    assert tight.eigenvalues == pytest.approx(magnitude.eigenvalues, rel=1e-9)
+
+
+def test_bench_file_round_trips(tmp_path):
+    from phasebench.results.bench_file import read_bench, write_bench
+
+    rows = [
+        {"model": "m", "parameters": 3, "estimator": "e", "hvps": 4, "converged": True,
+         "eigenvalues": [2.0, 1.0]},
+        {"model": "m", "parameters": 3, "estimator": "x", "skipped": "too big"},
+    ]  # fmt: skip
+    write_bench(tmp_path / "b" / "f.h5", rows, {"k": 2, "dataset": "d"})
+    config, back = read_bench(tmp_path / "b" / "f.h5")
+    assert config == {"k": 2, "dataset": "d"} and back == rows
+    with h5py.File(tmp_path / "other.h5", "w"):
+        pass
+    with pytest.raises(UsageError, match="is not a phasebench bench file"):
+        read_bench(tmp_path / "other.h5")

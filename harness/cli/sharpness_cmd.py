@@ -1,10 +1,18 @@
 """``phasebench sharpness`` (one freshly initialized model) and ``phasebench bench`` (every
-estimator against the exact answer). torch is imported inside the commands only."""
+estimator against a reference): the flags, the tables and the exit codes. What they compute is
+``phasebench.hessian.bench``'s; the file ``bench`` writes is ``phasebench.results.bench_file``'s.
+torch is imported inside the commands only.
+
+Component options are given as ``run`` takes them: ``--width 64`` or ``--opt model.width=64``.
+The older forms (``--model-opt KEY=JSON``, ``--opt KEY=JSON`` for the estimator,
+``--model fcn:width=64``) still work for one release and say so on stderr.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from phasebench import kinds
 from phasebench.cli.loading import load_components
 from phasebench.cli.markup import literal
 from phasebench.errors import UsageError
@@ -20,16 +29,39 @@ from phasebench.errors import UsageError
 commands = typer.Typer()
 
 DEFAULT_BENCH_MODELS = ("uv", "fcn", "myrtle")
-Options = Annotated[
+#: Unknown ``--name value`` pairs reach the command as component options.
+EXTRA_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True}
+COMPONENT_HELP = (
+    "Any option of a chosen component is accepted as --NAME VALUE (--width 64 --tol 1e-8) or "
+    "--opt FIELD.NAME=VALUE (--opt model.width=64); see `phasebench list`."
+)
+BENCH_HELP = (
+    "Component options as in `run`: --NAME VALUE or --opt FIELD.NAME=VALUE. A model option "
+    "goes to every --model, and each must declare it; bench models that need different "
+    "options in separate runs. Estimators run with their defaults."
+)
+Qualified = Annotated[
     list[str] | None,
-    typer.Option(help="KEY=VALUE (VALUE read as JSON, else a string); repeatable."),
+    typer.Option(
+        "--opt", help="FIELD.NAME=VALUE, e.g. model.width=64 or estimator.tol=1e-8; repeatable."
+    ),
+]
+BenchQualified = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--opt", help="FIELD.NAME=VALUE, e.g. model.width=64 or dataset.n=40; repeatable."
+    ),
+]
+Deprecated = Annotated[
+    list[str] | None,
+    typer.Option(help="Deprecated: KEY=VALUE (VALUE read as JSON); use --NAME VALUE."),
 ]
 
 
-def parse_options(pairs: list[str] | None, what: str) -> dict[str, Any]:
-    """``["width=64", "name=x"]`` -> ``{"width": 64, "name": "x"}``."""
+def parse_pairs(pairs: Sequence[str], what: str) -> dict[str, Any]:
+    """The old form: ``["width=64", "name=x"]`` -> ``{"width": 64, "name": "x"}``."""
     out: dict[str, Any] = {}
-    for pair in pairs or []:
+    for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"{what} option {pair!r} is not KEY=VALUE")
@@ -41,46 +73,90 @@ def parse_options(pairs: list[str] | None, what: str) -> dict[str, Any]:
 
 
 def parse_spec(spec: str, what: str) -> tuple[str, dict[str, Any]]:
-    """``"fcn:width=64,depth=3"`` -> ``("fcn", {"width": 64, "depth": 3})``."""
+    """The old form: ``"fcn:width=64,depth=3"`` -> ``("fcn", {"width": 64, "depth": 3})``."""
     name, _, rest = spec.partition(":")
     pairs = [p for p in rest.split(",") if p.strip()] if rest else []
-    return name.strip(), parse_options(pairs, what)
+    return name.strip(), parse_pairs(pairs, what)
 
 
-def build_problem(
-    components: Any,
-    model: str,
-    model_options: dict[str, Any],
-    dataset: str,
-    dataset_options: dict[str, Any],
-    init: str,
-    init_options: dict[str, Any],
-    loss: str,
-    examples: int,
-    seed: int,
-    data_dir: str | None,
-) -> tuple[Any, Any, Any, Any]:
-    """(model, loss, inputs, targets): the first ``examples`` training examples and a model
-    initialized from ``torch.Generator().manual_seed(seed)``."""
-    import torch
+class Options:
+    """Component options from the command line, the old forms folded in with a note each."""
 
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.notes: list[str] = []
+        self.given: dict[str, dict[str, Any]] = {}
+
+    def deprecated(self, old: str, new: str) -> None:
+        note = f"note: {old} is deprecated and goes in the next release; use {new}"
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def add(self, field: str, options: Mapping[str, Any]) -> None:
+        self.given.setdefault(field, {}).update(options)
+
+    def split_opt(self, items: Sequence[str]) -> list[str]:
+        """``--opt`` items: FIELD.NAME=VALUE ones are returned; a bare KEY=VALUE is the old
+        estimator form (folded in, noted); anything else is an error."""
+        qualified = []
+        for item in items:
+            key, sep, _ = item.partition("=")
+            if not sep or not key.strip():
+                raise UsageError(
+                    f"--opt {item!r} is not KEY=VALUE; write --opt FIELD.NAME=VALUE, e.g. "
+                    "--opt estimator.tol=1e-8"
+                )
+            if "." in key:
+                qualified.append(item)
+            else:
+                self.add("estimator", parse_pairs([item], "estimator"))
+                self.deprecated(f"--opt {key}=VALUE", f"--{key.replace('_', '-')} VALUE")
+        return qualified
+
+    def route(
+        self,
+        components: Any,
+        names: Mapping[str, str],
+        extra: Sequence[str],
+        qualified: Sequence[str],
+        unused: Sequence[str] = (),
+    ) -> dict[str, dict[str, Any]]:
+        """Every role's options as given: the old forms, then ``--name value`` and ``--opt``
+        (which win); an option of a role in ``unused`` (chosen, but run at its defaults) is
+        an error, and every option is checked by its declaration before any work."""
+        from phasebench.cli.component_options import component_options
+
+        hidden = [o for role in unused for o in components.get(kind_of(role), names[role]).defaults]
+        routed = component_options(components, names, extra, qualified, hidden)
+        out = {role: dict(self.given.get(role, {})) for role in names}
+        for role, options in routed.items():
+            if options and role in unused:
+                flags = ", ".join("--" + name.replace("_", "-") for name in options)
+                raise UsageError(f"{self.command} takes no {role} options ({flags})")
+            out[role].update(options)
+        for role in names:  # checked (and converted) by each option's declaration
+            if role not in unused:
+                checked = components.get(kind_of(role), names[role]).options(out[role])
+                out[role] = {name: checked[name] for name in out[role]}
+        return out
+
+    def say_notes(self) -> None:
+        for note in self.notes:
+            typer.echo(note, err=True)
+
+
+def kind_of(role: str) -> str:
+    return kinds.of_field(role).name
+
+
+def check_examples(examples: int) -> None:
     if examples < 1:
         raise UsageError(f"--examples must be at least 1, got {examples}")
-    dataset_reg = components.get("dataset", dataset)
-    split = dataset_reg.load()("train", data_dir=data_dir, **dataset_reg.options(dataset_options))
-    model_reg = components.get("model", model)
-    net = model_reg.load()(split.input_shape, split.num_classes, **model_reg.options(model_options))
-    init_reg = components.get("initialization", init)
-    generator = torch.Generator().manual_seed(int(seed))
-    net = init_reg.load()(net, generator, **init_reg.options(init_options))
-    loss_fn = components.get("loss", loss).load()()
-    inputs = split.inputs[:examples]
-    targets = loss_fn.encode_targets(split.labels[:examples], split.num_classes)
-    return net, loss_fn, inputs, targets
 
 
-@commands.command("sharpness")
+@commands.command("sharpness", context_settings=EXTRA_OPTIONS, epilog=COMPONENT_HELP)
 def sharpness_command(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option(help="Registered model name.")],
     dataset: Annotated[str, typer.Option(help="Registered dataset name.")],
     init: Annotated[str, typer.Option(help="Registered initialization name.")] = "he",
@@ -93,41 +169,44 @@ def sharpness_command(
     mode: Annotated[str, typer.Option(help="eval (default) or train semantics.")] = "eval",
     backend: Annotated[str, typer.Option(help="auto, graph, rev-rev or fwd-rev.")] = "auto",
     data_dir: Annotated[str | None, typer.Option(help="Where datasets are cached.")] = None,
-    opt: Options = None,
-    model_opt: Options = None,
-    dataset_opt: Options = None,
-    init_opt: Options = None,
+    opt: Qualified = None,
+    model_opt: Deprecated = None,
+    dataset_opt: Deprecated = None,
+    init_opt: Deprecated = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Measure the sharpness of one freshly initialized model and print the result."""
-    from phasebench.hessian.api import run_estimator
+    from phasebench.hessian.api import estimator_traits, run_estimator
+    from phasebench.hessian.bench import initial_model
     from phasebench.hessian.operator import HessianOperator
 
     components = load_components(warn=not as_json)
-    components.get("estimator", estimator)  # an unknown name fails before any work
-    net, loss_fn, inputs, targets = build_problem(
-        components,
-        model,
-        parse_options(model_opt, "model"),
-        dataset,
-        parse_options(dataset_opt, "dataset"),
-        init,
-        parse_options(init_opt, "init"),
-        loss,
-        examples,
-        seed,
-        data_dir,
-    )
+    names = {"model": model, "dataset": dataset, "init": init, "loss": loss}
+    names["estimator"] = estimator
+    for field, name in names.items():  # unknown names first: the most common typo
+        components.get(kinds.of_field(field).name, name)
+    check_examples(examples)
+    given = Options("sharpness")
+    for field, pairs in (("model", model_opt), ("dataset", dataset_opt), ("init", init_opt)):
+        if pairs:
+            given.add(field, parse_pairs(pairs, field))
+            given.deprecated(f"--{field}-opt KEY=VALUE", "--KEY VALUE")
+    qualified = given.split_opt(opt or [])
+    options = given.route(components, names, ctx.args, qualified)
+    given.say_notes()
+    subject = initial_model(components, names, options, examples, seed, data_dir)
     operator = HessianOperator(
-        net, loss_fn, inputs, targets, dtype=dtype, mode=mode, backend=backend, seed=seed
+        subject.model,
+        subject.loss,
+        subject.inputs,
+        subject.targets,
+        dtype=dtype,
+        mode=mode,
+        backend=backend,
+        seed=seed,
     )
     result = run_estimator(
-        operator,
-        estimator,
-        k,
-        seed=seed,
-        options=parse_options(opt, "estimator"),
-        components=components,
+        operator, estimator, k, seed=seed, options=options["estimator"], components=components
     )
     summary = {
         "model": model,
@@ -151,145 +230,89 @@ def sharpness_command(
         table.add_row(key, literal(shown))
     Console().print(table)
     if not result.converged:
-        typer.echo(
-            "warning: the estimator did not converge; raise max_iter (--opt max_iter=N)", err=True
-        )
+        budget = estimator_traits(estimator, components).budget
+        hint = f"raise --{budget.replace('_', '-')}" if budget else "try estimator lanczos"
+        typer.echo(f"warning: the estimator did not converge; {hint}", err=True)
 
 
-def relative_errors(values: tuple[float, ...], reference: tuple[float, ...]) -> tuple[float, float]:
-    """(|l1 - r1| / |r1|, max_i |li - ri| / |ri|) over the eigenvalues both have."""
-
-    def rel(a: float, b: float) -> float:
-        return abs(a - b) / abs(b) if b != 0 else abs(a - b)
-
-    pairs = list(zip(values, reference, strict=False))
-    top = rel(*pairs[0])
-    worst = max(rel(a, b) for a, b in pairs)
-    if len(values) < len(reference):
-        worst = float("inf")
-    return top, worst
-
-
-#: Estimators that find eigenvalues of largest magnitude whatever their options say.
-MAGNITUDE_ESTIMATORS = {"power"}
-
-
-def _which(name: str, defaults: dict[str, Any], options: dict[str, Any]) -> str:
-    if name in MAGNITUDE_ESTIMATORS:
-        return "magnitude"
-    return str(options.get("which", defaults.get("which", "largest")))
-
-
-def _reference(components: Any, operator: Any, k: int, which: str) -> tuple[str, Any]:
-    """Exact when it fits, else Lanczos to tol 1e-10."""
-    from phasebench.hessian.api import run_estimator
-
-    if "exact" in components.registry("estimator"):
-        try:
-            return "exact", run_estimator(
-                operator, "exact", k, options={"which": which}, components=components
-            )
-        except UsageError:
-            pass
-    options = {"tol": 1e-10, "max_iter": min(operator.size, 400), "which": which}
-    return "lanczos(tol=1e-10)", run_estimator(
-        operator, "lanczos", k, options=options, components=components
-    )
-
-
-@commands.command("bench")
+@commands.command("bench", context_settings=EXTRA_OPTIONS, epilog=BENCH_HELP)
 def bench_command(
+    ctx: typer.Context,
     model: Annotated[
         list[str] | None,
         typer.Option(
-            help="Model spec NAME[:KEY=VALUE,...]; repeatable. Default: "
-            f"those of {', '.join(DEFAULT_BENCH_MODELS)} that are registered."
+            help="Registered model name; repeatable. Default: "
+            f"those of {', '.join(DEFAULT_BENCH_MODELS)} that are registered. "
+            "(Deprecated: NAME:KEY=VALUE,...)"
         ),
     ] = None,
     estimator: Annotated[
         list[str] | None, typer.Option(help="Estimator name; repeatable. Default: all.")
     ] = None,
-    dataset: Annotated[str, typer.Option(help="Dataset spec NAME[:KEY=VALUE,...].")] = "gaussian",
-    init: Annotated[str, typer.Option(help="Initialization spec NAME[:KEY=VALUE,...].")] = "he",
+    dataset: Annotated[
+        str, typer.Option(help="Registered dataset name. (Deprecated: NAME:KEY=VALUE,...)")
+    ] = "gaussian",
+    init: Annotated[
+        str, typer.Option(help="Registered initialization name. (Deprecated: NAME:KEY=VALUE,...)")
+    ] = "he",
     loss: Annotated[str, typer.Option(help="Registered loss name.")] = "mse",
     k: Annotated[int, typer.Option(help="How many top eigenvalues.")] = 3,
     dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float64",
     examples: Annotated[int, typer.Option(help="First N training examples.")] = 256,
     seed: Annotated[int, typer.Option(help="Initialization and estimator seed.")] = 0,
     data_dir: Annotated[str | None, typer.Option(help="Where datasets are cached.")] = None,
+    opt: BenchQualified = None,
     out: Annotated[
-        Path | None, typer.Option(help="HDF5 file to write (default results/bench-<time>.h5).")
+        Path | None, typer.Option(help="HDF5 file to write (default results/bench-DATE-TIME.h5).")
     ] = None,
 ) -> None:
     """Run every estimator on a set of models against the exact answer (or a tight Lanczos
     reference when the Hessian is too big) and print and save the table."""
-    from phasebench.hessian.api import run_estimator
+    from phasebench.hessian.bench import bench_rows, component_label, initial_model
     from phasebench.hessian.operator import HessianOperator
+    from phasebench.results.bench_file import write_bench
 
     components = load_components()
     estimators = list(estimator or components.registry("estimator").names())
     for name in estimators:
         components.get("estimator", name)
+    given = Options("bench")
     specs = list(model or [m for m in DEFAULT_BENCH_MODELS if m in components.registry("model")])
     if not specs:
         raise UsageError("no models to benchmark; pass --model NAME")
-    dataset_name, dataset_options = parse_spec(dataset, "dataset")
-    init_name, init_options = parse_spec(init, "init")
-    rows: list[dict[str, Any]] = []
-    for spec in specs:
-        model_name, model_options = parse_spec(spec, "model")
-        net, loss_fn, inputs, targets = build_problem(
-            components,
-            model_name,
-            model_options,
-            dataset_name,
-            dataset_options,
-            init_name,
-            init_options,
-            loss,
-            examples,
-            seed,
-            data_dir,
+    subjects = {}
+    for field, spec in (("dataset", dataset), ("init", init)):
+        name, old = parse_spec(spec, field)
+        if old or ":" in spec:
+            given.add(field, old)
+            given.deprecated(f"--{field} NAME:KEY=VALUE", "--KEY VALUE")
+        subjects[field] = name
+    check_examples(examples)
+    qualified = given.split_opt(opt or [])
+    if given.given.get("estimator"):
+        raise UsageError(
+            "bench runs every estimator with its defaults; it takes no --opt KEY=VALUE"
         )
-        operator = HessianOperator(net, loss_fn, inputs, targets, dtype=dtype, seed=seed)
-        operator.backend  # noqa: B018  (calibrate outside every estimator's wall time)
-        references: dict[str, tuple[str, Any]] = {}
-        for name in estimators:
-            reg = components.get("estimator", name)
-            which = _which(name, dict(reg.defaults), {})
-            if which not in references:
-                references[which] = _reference(components, operator, k, which)
-            ref_name, ref = references[which]
-            try:
-                result = run_estimator(operator, name, k, seed=seed, components=components)
-            except UsageError as exc:  # e.g. exact refusing: a row that says so
-                rows.append(
-                    {
-                        "model": spec,
-                        "parameters": operator.size,
-                        "estimator": name,
-                        "skipped": str(exc),
-                    }
-                )
-                continue
-            top, topk = relative_errors(result.eigenvalues, ref.eigenvalues)
-            rows.append(
-                {
-                    "model": spec,
-                    "parameters": operator.size,
-                    "estimator": name,
-                    "reference": ref_name,
-                    "which": which,
-                    "hvps": result.hvps,
-                    "wall_time": result.wall_time,
-                    "rel_err_max": top,
-                    "rel_err_topk": topk,
-                    "converged": result.converged,
-                    "backend": result.backend,
-                    "eigenvalues": list(result.eigenvalues),
-                    "reference_eigenvalues": list(ref.eigenvalues),
-                }
-            )
+    plans = []
+    for spec in specs:
+        name, old = parse_spec(spec, "model")
+        own = Options("bench")
+        own.given = {field: dict(v) for field, v in given.given.items()}
+        if old or ":" in spec:
+            own.add("model", old)
+            given.deprecated("--model NAME:KEY=VALUE", "--model NAME --KEY VALUE")
+        names = {"model": name, **subjects, "loss": loss, "estimator": estimators[0]}
+        components.get("model", name)
+        options = own.route(components, names, ctx.args, qualified, unused=("estimator",))
+        plans.append((component_label(name, options["model"]), names, options))
+    given.say_notes()
+    rows: list[dict[str, Any]] = []
+    for label, names, options in plans:
+        subject = initial_model(components, names, options, examples, seed, data_dir)
+        operator = HessianOperator(
+            subject.model, subject.loss, subject.inputs, subject.targets, dtype=dtype, seed=seed
+        )
+        rows.extend(bench_rows(components, operator, label, estimators, k, seed))
     _print_bench(rows, k)
     path = out or Path("results") / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.h5"
     write_bench(
@@ -348,22 +371,3 @@ def _print_bench(rows: list[dict[str, Any]], k: int) -> None:
             literal(row["reference"]),
         )
     Console().print(table)
-
-
-def write_bench(path: Path, rows: list[dict[str, Any]], config: dict[str, Any]) -> None:
-    """One group per row (``<index>``) with the scalars as attributes and the eigenvalues as
-    datasets; the run's settings as JSON in the root attribute ``config``."""
-    import h5py
-    import numpy as np
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as fh:
-        fh.attrs["config"] = json.dumps(config)
-        fh.attrs["kind"] = "phasebench-bench"
-        for index, row in enumerate(rows):
-            group = fh.create_group(f"{index:04d}")
-            for key, value in row.items():
-                if isinstance(value, list):
-                    group.create_dataset(key, data=np.asarray(value, dtype=np.float64))
-                else:
-                    group.attrs[key] = value

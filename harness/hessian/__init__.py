@@ -1,8 +1,11 @@
 """The Hessian engine: the operator v -> Hv, its HVP backends, and the estimator result.
 
 ``HessianOperator`` (``phasebench.hessian.operator``) is the symmetric linear operator an
-estimator iterates on; ``SharpnessResult`` (``phasebench.hessian.result``) is what every
-estimator returns; ``sharpness`` (``phasebench.hessian.api``) ties them to a model and a loss.
+estimator iterates on (``SymmetricOperator``, ``phasebench.hessian.linear``, is the protocol);
+an estimator declared with ``estimator`` returns an ``Estimate``
+(``phasebench.hessian.estimation``, whose ``measure`` is the one entry point), and every
+estimate comes back as a ``SharpnessResult`` (``phasebench.hessian.result``); ``sharpness``
+(``phasebench.hessian.api``) ties them to a model and a loss.
 Names are resolved lazily so importing this package does not import torch.
 """
 
@@ -10,11 +13,21 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["HessianOperator", "SharpnessResult", "sharpness"]
+__all__ = [
+    "Estimate",
+    "HessianOperator",
+    "SharpnessResult",
+    "SymmetricOperator",
+    "estimator",
+    "sharpness",
+]
 
 _WHERE = {
+    "Estimate": "phasebench.hessian.estimation",
     "HessianOperator": "phasebench.hessian.operator",
     "SharpnessResult": "phasebench.hessian.result",
+    "SymmetricOperator": "phasebench.hessian.linear",
+    "estimator": "phasebench.hessian.estimation",
     "sharpness": "phasebench.hessian.api",
 }
 

@@ -6,13 +6,14 @@ works exactly like a built-in one.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 
 from phasebench.errors import UsageError
+from phasebench.hessian.estimation import WHICH, Traits, measure, traits_of
+from phasebench.hessian.linear import SymmetricOperator
 from phasebench.hessian.operator import HessianOperator
 from phasebench.hessian.result import SharpnessResult
 from phasebench.plugins import Components
@@ -42,34 +43,49 @@ def resolve_loss(
 
 
 def run_estimator(
-    operator: HessianOperator,
+    operator: SymmetricOperator,
     estimator: str = "lanczos",
     k: int = 1,
     *,
     warm_start: torch.Tensor | None = None,
     seed: int = 0,
+    generator: torch.Generator | None = None,
     return_vectors: bool = False,
     options: Mapping[str, Any] | None = None,
     components: Components | None = None,
 ) -> SharpnessResult:
-    """Run the registered ``estimator`` on an operator built by the caller (the probe does so
-    after each step, passing the previous step's top eigenvector as ``warm_start``)."""
+    """Run the registered ``estimator`` on an operator built by the caller: THE entry point of
+    every estimate (the probe calls it after each step with the previous step's top
+    eigenvector as ``warm_start``). ``options`` are merged into the registered defaults (an
+    unknown one is an error); random starts come from ``generator``, else from a generator
+    seeded with ``seed``. Checking k and ``which``, counting products, timing and the result
+    are ``phasebench.hessian.estimation.measure``'s."""
     registration = _components(components).get("estimator", estimator)
     merged = registration.options(options)
-    generator = torch.Generator().manual_seed(int(seed))
-    result = registration.load()(
+    if generator is None:
+        generator = torch.Generator().manual_seed(int(seed))
+    return measure(
+        registration.load(),
         operator,
-        k=k,
+        k,
+        name=registration.name,
         warm_start=warm_start,
         generator=generator,
         return_vectors=return_vectors,
-        **merged,
+        options=merged,
     )
-    if not isinstance(result, SharpnessResult):
-        raise UsageError(
-            f"estimator {estimator!r} returned {type(result).__name__}, not a SharpnessResult"
-        )
-    return dataclasses.replace(result, estimator=estimator)
+
+
+def estimator_traits(estimator: str, components: Components | None = None) -> Traits:
+    """What the registered ``estimator`` declares (``@estimator``); for one of the original
+    contract, which declares nothing: it finds what its ``which`` default says, else the
+    largest eigenvalues, and is neither exact nor tunable into a reference."""
+    registration = _components(components).get("estimator", estimator)
+    declared = traits_of(registration.load())
+    if declared is not None:
+        return declared
+    which = registration.defaults.get("which", "largest")
+    return Traits(which=(which if which in WHICH else "largest",))
 
 
 def sharpness(

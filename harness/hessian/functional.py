@@ -58,13 +58,22 @@ class WeightedLoss:
         self.train = train
         self.seed = seed
 
-    def batch_loss(self, params: Sequence[torch.Tensor], index: int) -> torch.Tensor:
-        batch = self.batches[index]
+    def outputs(
+        self, params: Sequence[torch.Tensor], index: int, rows: int | None = None
+    ) -> torch.Tensor:
+        """The model's outputs on batch ``index`` (its first ``rows`` examples when given), with
+        these parameters, fresh buffer clones, the operator's mode and dropout masks."""
+        inputs = self.batches[index].inputs
+        if rows is not None:
+            inputs = inputs[:rows]
         state = dict(zip(self.names, params, strict=True))
         state.update({name: b.clone() for name, b in self.buffers.items()})
         with _mode(self.model, self.train), self._rng(index):
-            outputs = functional_call(self.model, state, (batch.inputs,))
-        return batch.weight * self.loss(outputs, batch.targets)
+            return functional_call(self.model, state, (inputs,))
+
+    def batch_loss(self, params: Sequence[torch.Tensor], index: int) -> torch.Tensor:
+        batch = self.batches[index]
+        return batch.weight * self.loss(self.outputs(params, index), batch.targets)
 
     def _rng(self, index: int) -> contextlib.AbstractContextManager:
         if not self.train:

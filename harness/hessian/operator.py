@@ -14,8 +14,14 @@ every training step. Guarantees:
 - ``dtype`` (float32 or float64; default the parameters' dtype) is used for the parameters,
   buffers and floating data; the device is that of the parameters (CUDA works, nothing is
   moved to the CPU per product);
-- ``hvps`` counts every product an estimator asked for; ``calibration_hvps`` those spent
-  choosing the backend (first use per model structure only).
+- ``hvps`` counts every product an estimator asked for (``matvec`` one, ``matmat`` of an
+  ``(n, m)`` block m); ``calibration_hvps`` those spent choosing the backend (first use per
+  model structure only).
+
+It implements ``phasebench.hessian.linear.SymmetricOperator`` (size, dtype, device, hvps,
+matvec, matmat), the protocol estimators are written against, and hands itself to other
+solvers with ``as_scipy()`` (a ``scipy.sparse.linalg.LinearOperator``) and ``as_function()``
+(a torch callable).
 
 Backends (``phasebench.hessian.backends``): ``backend="auto"`` (default) times each backend
 once per (model structure, loss, mode, dtype, device, batch sizes), in this process, and keeps
@@ -26,7 +32,7 @@ fails later falls back to the next. Naming a backend forces it; if it fails that
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -129,19 +135,17 @@ class HessianOperator:
 
     # ----------------------------------------------------------------- checks
     def _check_loss(self) -> None:
+        """Run the model and the loss once on two examples of the first batch: a model that
+        cannot run, targets shaped unlike the outputs or a non-scalar or non-finite loss is a
+        one-line UsageError here, not a traceback in the first product."""
+        batch = self.fn.batches[0]
         with torch.no_grad():
-            batch = self.fn.batches[0]
-            from phasebench.hessian.functional import _mode  # the same flag handling
-
-            state = dict(zip(self.names, self.params, strict=True))
-            state.update({n: b.clone() for n, b in self.fn.buffers.items()})
             try:
-                with _mode(self.fn.model, self.fn.train), self.fn._rng(0):
-                    outputs = torch.func.functional_call(self.fn.model, state, (batch.inputs[:2],))
+                outputs = self.fn.outputs(self.params, 0, rows=2)
             except RuntimeError as exc:
-                line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise UsageError(
-                    f"the model cannot run on inputs of shape {tuple(batch.inputs.shape)}: {line}"
+                    f"the model cannot run on inputs of shape {tuple(batch.inputs.shape)}: "
+                    f"{_first_line(exc)}"
                 ) from exc
             targets = batch.targets[:2]
             if targets.is_floating_point() and outputs.shape != targets.shape:
@@ -153,8 +157,9 @@ class HessianOperator:
             try:
                 value = self.loss_fn(outputs, targets)
             except (RuntimeError, ValueError, IndexError) as exc:
-                line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise UsageError(f"the loss fails on these outputs and targets: {line}") from exc
+                raise UsageError(
+                    f"the loss fails on these outputs and targets: {_first_line(exc)}"
+                ) from exc
             if not isinstance(value, torch.Tensor) or value.numel() != 1:
                 raise UsageError("the loss must return a scalar tensor (the mean over the batch)")
             if not bool(torch.isfinite(value)):
@@ -199,8 +204,7 @@ class HessianOperator:
             return self._failed(name, exc, strict)
 
     def _failed(self, name: str, exc: Exception, strict: bool) -> None:
-        text = str(exc).strip().splitlines()
-        self.failures[name] = f"{type(exc).__name__}: {text[0] if text else ''}"
+        self.failures[name] = f"{type(exc).__name__}: {_first_line(exc, named=False)}"
         if strict:
             raise UsageError(
                 f"HVP backend {name!r} fails on this model and loss ({self.failures[name]}); "
@@ -267,7 +271,37 @@ class HessianOperator:
         self.hvps += 1
         return torch.cat([p.reshape(-1) for p in parts])
 
-    __matmul__ = matvec
+    def matmat(self, block: torch.Tensor) -> torch.Tensor:
+        """H V for an ``(size, m)`` block of m vectors (result ``(size, m)`` in ``dtype``): m
+        products, counted as m. Column by column through the backend in use, so each column is
+        exactly ``matvec`` of it (same backend, same fallback on failure)."""
+        if block.ndim != 2 or block.shape[0] != self.size:
+            raise UsageError(
+                f"a block of shape {tuple(block.shape)}; the operator needs ({self.size}, m)"
+            )
+        block = block.to(device=self.device, dtype=self.dtype)
+        columns = [self.matvec(block[:, j]) for j in range(block.shape[1])]
+        if not columns:
+            return block.new_zeros(self.size, 0)
+        return torch.stack(columns, dim=1)
+
+    def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
+        """``operator @ v`` (a vector) or ``operator @ V`` (an ``(size, m)`` block)."""
+        return self.matmat(x) if x.ndim == 2 else self.matvec(x)
+
+    def as_function(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A plain torch callable ``X -> H X`` for ``(size,)`` or ``(size, m)`` tensors (for a
+        solver written in torch); its products are counted here."""
+        from phasebench.hessian.linear import to_function
+
+        return to_function(self)
+
+    def as_scipy(self) -> Any:
+        """A ``scipy.sparse.linalg.LinearOperator`` (float64 NumPy in and out) for scipy's
+        ``eigsh`` or ``lobpcg``; its products run here and are counted here."""
+        from phasebench.hessian.linear import to_scipy
+
+        return to_scipy(self)
 
     def gradient(self) -> torch.Tensor:
         """The flat gradient of the mean loss at the operator's point (not an HVP: not counted).
@@ -294,10 +328,6 @@ class HessianOperator:
             out[:, j] = self.matvec(eye).double()
         return 0.5 * (out + out.T)
 
-    def flat_parameters(self) -> torch.Tensor:
-        """The point the Hessian is taken at, flattened (in ``dtype``)."""
-        return torch.cat([p.reshape(-1) for p in self.params])
-
     def loss(self) -> float:
         """The mean loss over all batches at these parameters."""
         with torch.no_grad():
@@ -321,10 +351,12 @@ def _now(device: torch.device) -> float:
     return time.perf_counter()
 
 
-def rayleigh(v: torch.Tensor, hv: torch.Tensor) -> float:
-    """v^T H v / v^T v accumulated in float64."""
-    v64 = v.double()
-    return float(v64 @ hv.double() / (v64 @ v64))
+def _first_line(exc: BaseException, named: bool = True) -> str:
+    """An exception's first line (its type's name when it has no message)."""
+    text = str(exc).strip().splitlines()
+    if text:
+        return text[0]
+    return type(exc).__name__ if named else ""
 
 
 def residual(v: torch.Tensor, hv: torch.Tensor, value: float) -> float:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from phasebench.errors import UsageError
-from phasebench.hessian.operator import HessianOperator
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from phasebench.hessian.linear import SymmetricOperator
+    from phasebench.hessian.operator import HessianOperator
 
 
-def check_k(operator: HessianOperator, k: int) -> None:
+def check_k(operator: SymmetricOperator, k: int) -> None:
     """``1 <= k <= n``, else a one-line UsageError."""
     if not isinstance(k, int) or k < 1:
         raise UsageError(f"k must be a positive integer, got {k!r}")

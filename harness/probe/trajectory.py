@@ -13,7 +13,9 @@ import torch
 from torch.nn.utils import parameters_to_vector
 
 from phasebench.errors import UsageError
+from phasebench.hessian.api import run_estimator
 from phasebench.hessian.operator import HessianOperator
+from phasebench.plugins import Components
 from phasebench.probe.problem import Problem
 from phasebench.probe.provenance import provenance
 from phasebench.results.records import RunRecord, ScanRecord
@@ -39,17 +41,26 @@ def load_vector(model: torch.nn.Module, vector: torch.Tensor) -> None:
         position += p.numel()
 
 
-def measure_sharpness(problem: Problem, model: torch.nn.Module, warm_start, generator):
+def measure_sharpness(
+    problem: Problem,
+    model: torch.nn.Module,
+    warm_start,
+    generator,
+    components: Components | None = None,
+):
+    """The top eigenpair after a step, through the one estimator entry point, with the
+    registries given (``components``, else the problem's)."""
     inputs, targets = problem.sharpness_batch()
     operator = HessianOperator(model, problem.loss, inputs, targets, dtype=problem.dtype)
-    estimate = problem.estimator()
-    return estimate(
+    return run_estimator(
         operator,
-        k=1,
+        problem.config.estimator.name,
+        1,
         warm_start=warm_start,
         generator=generator,
         return_vectors=True,
-        **problem.config.estimator.opts(),
+        options=problem.config.estimator.opts(),
+        components=components if components is not None else problem.components,
     )
 
 

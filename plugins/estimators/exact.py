@@ -10,16 +10,11 @@ UsageError) when that exceeds ``max_bytes`` (default 4 GiB) or half the memory a
 
 from __future__ import annotations
 
-import time
-
 import torch
 
 from phasebench.errors import UsageError
+from phasebench.hessian.estimation import WHICH, Estimate, Request, best_first, estimator
 from phasebench.hessian.operator import HessianOperator
-from phasebench.hessian.result import SharpnessResult
-from phasebench.hessian.vectors import check_k
-
-WHICH = ("largest", "magnitude", "smallest")
 
 
 def bytes_needed(n: int) -> int:
@@ -54,40 +49,26 @@ def check_fits(n: int, device: torch.device, max_bytes: int) -> None:
         )
 
 
+@estimator(which=WHICH, exact=True)
 def estimate(
     operator: HessianOperator,
-    k: int = 1,
-    warm_start: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
-    return_vectors: bool = False,
+    request: Request,
     which: str = "largest",
     max_bytes: int = 4 * 1024**3,
-) -> SharpnessResult:
+) -> Estimate:
     """All eigenvalues of the dense Hessian; returns the k wanted ones (warm start unused)."""
-    check_k(operator, k)
-    if which not in WHICH:
-        raise UsageError(f"unknown which={which!r}; use one of {', '.join(WHICH)}")
     check_fits(operator.size, operator.device, max_bytes)
-    began, hvps0 = time.perf_counter(), operator.hvps
     hessian = operator.dense()
     values, vectors = torch.linalg.eigh(hessian)
-    if which == "largest":
-        order = torch.argsort(values, descending=True)
-    elif which == "smallest":
-        order = torch.argsort(values)
-    else:
-        order = torch.argsort(values.abs(), descending=True)
-    idx = order[:k]
+    idx = best_first(values, request.k, which)
     top_values, top_vectors = values[idx], vectors[:, idx]
     residuals = (hessian @ top_vectors - top_vectors * top_values).norm(dim=0)
-    return SharpnessResult(
+    return Estimate(
         eigenvalues=tuple(float(x) for x in top_values),
-        hvps=operator.hvps - hvps0,
         converged=True,
         residuals=tuple(float(x) for x in residuals),
-        wall_time=time.perf_counter() - began,
-        estimator="exact",
-        backend=operator.backend,
-        eigenvectors=top_vectors.T.to(operator.dtype).contiguous() if return_vectors else None,
+        eigenvectors=top_vectors.T.to(operator.dtype).contiguous()
+        if request.return_vectors
+        else None,
         iterations=1,
     )

@@ -20,16 +20,14 @@ converged, and otherwise restarts from a Gaussian vector orthogonal to the basis
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 
 from phasebench.errors import UsageError
+from phasebench.hessian.estimation import WHICH, Estimate, Request, best_first, estimator
 from phasebench.hessian.operator import HessianOperator
-from phasebench.hessian.result import SharpnessResult
-from phasebench.hessian.vectors import check_k, start_vectors
+from phasebench.hessian.vectors import start_vectors
 
-WHICH = ("largest", "magnitude", "smallest")
 STARTS = ("gradient", "random")
 
 
@@ -53,17 +51,6 @@ def first_vector(
         return gaussian
     q = gradient / norm + gaussian
     return q / q.double().norm().to(q.dtype)
-
-
-def select(theta: torch.Tensor, k: int, which: str) -> torch.Tensor:
-    """Indices of the k wanted values among ``theta`` (ascending from ``eigh``), best first."""
-    if which == "largest":
-        order = torch.argsort(theta, descending=True)
-    elif which == "smallest":
-        order = torch.argsort(theta)
-    else:
-        order = torch.argsort(theta.abs(), descending=True)
-    return order[:k]
 
 
 class _Basis:
@@ -95,32 +82,23 @@ class _Basis:
         return out
 
 
+@estimator(which=WHICH, tolerance="tol", budget="max_iter")
 def estimate(
     operator: HessianOperator,
-    k: int = 1,
-    warm_start: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
-    return_vectors: bool = False,
+    request: Request,
     max_iter: int = 100,
     tol: float = 1e-3,
     which: str = "largest",
     start: str = "gradient",
-) -> SharpnessResult:
+) -> Estimate:
     """The k wanted eigenvalues by Lanczos; see the module docstring for the contract."""
-    check_k(operator, k)
-    if which not in WHICH:
-        raise UsageError(f"unknown which={which!r}; use one of {', '.join(WHICH)}")
-    if start not in STARTS:
-        raise UsageError(f"unknown start={start!r}; use one of {', '.join(STARTS)}")
-    if int(max_iter) < 1 or not tol >= 0:
-        raise UsageError("lanczos needs max_iter >= 1 and tol >= 0")
-    if int(max_iter) < k:
+    k, generator = request.k, request.generator
+    if int(max_iter) < k:  # each option's own range is the registry's to check
         raise UsageError(f"lanczos needs max_iter >= k (got max_iter={max_iter}, k={k})")
-    began, hvps0 = time.perf_counter(), operator.hvps
     steps = min(int(max_iter), operator.size)
     tiny = 100 * torch.finfo(operator.dtype).eps
     basis = _Basis()
-    q = first_vector(operator, warm_start, generator, start, which)
+    q = first_vector(operator, request.warm_start, generator, start, which)
     alphas: list[float] = []
     betas: list[float] = []  # betas[j] couples q_j and q_{j+1}; 0 after a restart
     theta = s = wanted = None
@@ -141,7 +119,7 @@ def estimate(
             off = torch.tensor(betas, dtype=torch.float64)
             t += torch.diag(off, 1) + torch.diag(off, -1)
         theta, s = torch.linalg.eigh(t)
-        wanted = select(theta, min(k, j + 1), which)
+        wanted = best_first(theta, min(k, j + 1), which)
         res = beta * s[-1, wanted].abs()
         scale = float(theta.abs().max())
         if j + 1 >= k and bool((res <= tol * theta[wanted].abs().clamp_min(tiny * scale)).all()):
@@ -161,18 +139,14 @@ def estimate(
             betas.append(beta)
             q = w / beta
     vectors = None
-    if return_vectors:
+    if request.return_vectors:
         ritz = s[:, wanted].to(dtype=operator.dtype, device=operator.device)
         vectors = basis.combine(ritz)
         vectors = vectors / vectors.double().norm(dim=1, keepdim=True).to(vectors.dtype)
-    return SharpnessResult(
+    return Estimate(
         eigenvalues=tuple(float(x) for x in theta[wanted]),
-        hvps=operator.hvps - hvps0,
         converged=converged,
         residuals=tuple(float(x) for x in res),
-        wall_time=time.perf_counter() - began,
-        estimator="lanczos",
-        backend=operator.backend,
         eigenvectors=vectors,
         iterations=len(alphas),
     )

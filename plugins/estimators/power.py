@@ -10,14 +10,10 @@ projector onto the eigenvectors already found.
 
 from __future__ import annotations
 
-import time
-
 import torch
 
-from phasebench.errors import UsageError
+from phasebench.hessian.estimation import Estimate, Request, estimator
 from phasebench.hessian.operator import HessianOperator, residual
-from phasebench.hessian.result import SharpnessResult
-from phasebench.hessian.vectors import check_k, start_vectors
 
 
 def _project_out(w: torch.Tensor, found: list[torch.Tensor]) -> torch.Tensor:
@@ -26,21 +22,15 @@ def _project_out(w: torch.Tensor, found: list[torch.Tensor]) -> torch.Tensor:
     return w
 
 
+@estimator(which=("magnitude",), tolerance="tol", budget="max_iter")
 def estimate(
     operator: HessianOperator,
-    k: int = 1,
-    warm_start: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
-    return_vectors: bool = False,
+    request: Request,
     max_iter: int = 20,
     tol: float = 1e-3,
-) -> SharpnessResult:
+) -> Estimate:
     """The k eigenvalues of largest magnitude by power iteration with deflation."""
-    check_k(operator, k)
-    if int(max_iter) < 1 or not tol >= 0:
-        raise UsageError("power needs max_iter >= 1 and tol >= 0")
-    began, hvps0 = time.perf_counter(), operator.hvps
-    starts = start_vectors(operator, k, warm_start, generator)
+    starts = request.starts(operator)
     found: list[torch.Tensor] = []
     values: list[float] = []
     residuals: list[float] = []
@@ -67,14 +57,10 @@ def estimate(
         found.append(v)
         values.append(value)
         residuals.append(res)
-    return SharpnessResult(
+    return Estimate(
         eigenvalues=tuple(values),
-        hvps=operator.hvps - hvps0,
         converged=converged,
         residuals=tuple(residuals),
-        wall_time=time.perf_counter() - began,
-        estimator="power",
-        backend=operator.backend,
-        eigenvectors=torch.stack(found) if return_vectors else None,
+        eigenvectors=torch.stack(found) if request.return_vectors else None,
         iterations=iterations,
     )
