@@ -91,15 +91,21 @@ def register_optimizers(register):
 def register_estimators(register):
     """Register sharpness estimators.
 
-    An estimator component is a callable
-    ``estimate(operator, k=1, warm_start=None, generator=None, return_vectors=False, **options)
-    -> phasebench.hessian.SharpnessResult`` where ``operator`` is a
-    ``phasebench.hessian.HessianOperator`` (a symmetric linear operator v -> Hv over the flattened
-    parameters, counting its products). ``warm_start`` is None or unit vectors (n,) / (j, n), the
-    previous result's ``eigenvectors``; ``generator`` seeds any random start. The result carries
-    the k eigenvalues best first, the (k, n) vectors when ``return_vectors``, the products used,
-    whether the stopping rule was met, the residuals ||Hv - lambda v|| and the wall time. Raise
-    ``phasebench.errors.UsageError`` (one line) for k > n or a problem it refuses.
+    Recommended: ``@phasebench.hessian.estimation.estimator(which=..., ...)`` on
+    ``estimate(operator, request, **options) -> Estimate``. ``operator`` is a symmetric linear
+    operator (``phasebench.hessian.linear.SymmetricOperator``: ``matvec``, ``matmat``,
+    ``as_scipy()``, counting its products); ``request`` holds ``k``, ``warm_start`` (None or
+    the previous result's unit eigenvectors), ``generator`` (seeds any random start) and
+    ``return_vectors``. The estimator returns its k eigenvalues best first, whether its
+    stopping rule was met, the residuals ||Hv - lambda v|| and, if asked, the vectors;
+    ``phasebench.hessian.estimation.measure`` checks k and ``which``, counts the products,
+    times the call and builds the ``SharpnessResult``. The decorator declares what it can
+    find (``which``), whether it is exact, and which options are its tolerance and budget.
+
+    The original contract keeps working: an undecorated
+    ``estimate(operator, k=1, warm_start=None, generator=None, return_vectors=False,
+    **options) -> SharpnessResult``. Raise ``phasebench.errors.UsageError`` (one line) for a
+    problem it refuses. docs/plugins.md has both in full.
     """
 
 
