@@ -23,15 +23,15 @@ WIDE = {"COLUMNS": "250"}
 BROKEN_ESTIMATOR = """
 import dataclasses, math
 from phasebench import hookimpl
-from phasebench.plugins import components
+from phasebench.hessian.api import run_estimator
 
 CALLS = [0]
 MODE, CONVERGED = {mode}, {converged}
 
 
-def estimate(*args, **kwargs):
-    lanczos = components().get("estimator", "lanczos")
-    result = lanczos.load()(*args, **{**lanczos.options({}), **kwargs})
+def estimate(operator, k=1, warm_start=None, generator=None, return_vectors=False):
+    result = run_estimator(operator, "lanczos", k, warm_start=warm_start, generator=generator,
+                           return_vectors=return_vectors)
     CALLS[0] += 1
     if CALLS[0] == 1:  # lambda0: measured for real
         return result
