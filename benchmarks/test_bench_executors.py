@@ -16,8 +16,14 @@ from pathlib import Path
 import bench_executors_tasks
 import pytest
 
-from phasebench_builtins.executors import dask as dask_executor
-from phasebench_builtins.executors import local, process
+from phasebench.plugins import components
+
+
+def build_executor(name: str, **options):
+    """The registered executor made as ``sweep`` makes it: every option, defaults merged."""
+    registration = components().get("executor", name)
+    return registration.load()(**registration.options(options))
+
 
 TASKS = 8
 TASK_SECONDS = 1.0
@@ -77,9 +83,9 @@ def test_process_and_dask_throughput_against_local(benchmark):
     results = {}
 
     def run_all() -> None:
-        results["local"] = throughput(local.make(), tasks)
-        results["process"] = throughput(process.make(workers=WORKERS), tasks)
-        results["dask"] = throughput(dask_executor.make(workers=WORKERS), tasks)
+        results["local"] = throughput(build_executor("local"), tasks)
+        results["process"] = throughput(build_executor("process", workers=WORKERS), tasks)
+        results["dask"] = throughput(build_executor("dask", workers=WORKERS), tasks)
 
     benchmark.pedantic(run_all, rounds=1, iterations=1)
     rate = {name: r["rate"] for name, r in results.items()}

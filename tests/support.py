@@ -36,3 +36,12 @@ def phasebench(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
         env=env,
         timeout=120,
     )
+
+
+def build_executor(name: str, **options):
+    """The registered executor ``name`` made with ``options`` over its declared defaults, as
+    ``sweep`` makes it (the components receive every option)."""
+    from phasebench.plugins import components
+
+    registration = components().get("executor", name)
+    return registration.load()(**registration.options(options))

@@ -16,12 +16,13 @@ from pathlib import Path
 import executor_tasks
 import process_groups
 import pytest
+from support import build_executor
 
 from phasebench.errors import UsageError
 from phasebench.execution import Outcome
 from phasebench.plugins import load_components
 from phasebench_builtins.executors import dask as dask_executor
-from phasebench_builtins.executors import local, process, slurm
+from phasebench_builtins.executors import process, slurm
 
 TESTS_DIR = str(Path(__file__).parent)
 
@@ -39,7 +40,7 @@ def tests_importable_by_workers() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def dask_cluster(tests_importable_by_workers: None) -> Iterator[dask_executor.DaskExecutor]:
     """One 2-worker LocalCluster on loopback for the module, started by the dask executor."""
-    with dask_executor.make(workers=2) as executor:
+    with build_executor("dask", workers=2) as executor:
         yield executor
 
 
@@ -59,10 +60,10 @@ def run_all(executor, fn, tasks) -> list[Outcome]:
 
 def executors(kind: str, address: str | None, **options):
     if kind == "local":
-        return local.make(**options)
+        return build_executor("local", **options)
     if kind == "process":
-        return process.make(workers=2, **options)
-    return dask_executor.make(scheduler=address, **options)
+        return build_executor("process", workers=2, **options)
+    return build_executor("dask", scheduler=address, **options)
 
 
 def free_port() -> int:
@@ -79,7 +80,11 @@ def test_registered_with_lazy_references_and_matching_defaults():
         assert isinstance(registration.target, str)
         make = registration.load()
         parameters = inspect.signature(make).parameters
-        assert {k: p.default for k, p in parameters.items()} == dict(registration.defaults)
+        # every option declared once, in the registration: the class takes them all, keyword
+        # only, without defaults of its own
+        assert list(parameters) == list(registration.defaults)
+        assert all(p.default is inspect.Parameter.empty for p in parameters.values())
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
 
 
 def test_same_tasks_same_results_on_every_executor(dask_address):
@@ -99,7 +104,7 @@ def test_local_restores_the_thread_count():
     import torch
 
     before = torch.get_num_threads()
-    run_all(local.make(), executor_tasks.matmul_sum, [{"seed": 0, "n": 4}])
+    run_all(build_executor("local"), executor_tasks.matmul_sum, [{"seed": 0, "n": 4}])
     assert torch.get_num_threads() == before
 
 
@@ -146,7 +151,7 @@ def test_killed_worker_is_retried_and_the_run_completes(kind, how, tmp_path, das
 
 
 def test_closing_early_stops_the_running_attempts():
-    executor = process.make(workers=2)
+    executor = build_executor("process", workers=2)
     start = time.monotonic()
     with executor:
         outcomes = executor.submit_all(executor_tasks.square, [{"x": 2}, {"x": 3, "sleep": 60}])
@@ -173,7 +178,9 @@ def test_only_the_task_that_kills_its_worker_is_charged():
     """A neighbour in flight when the pool breaks is rerun alone, never failed for it: even with
     retries=0 only the killer fails."""
     tasks = [{"x": 3, "sleep": 2.0}, {"x": -1}]
-    outcomes = run_all(process.make(workers=2, retries=0), executor_tasks.die_if_negative, tasks)
+    outcomes = run_all(
+        build_executor("process", workers=2, retries=0), executor_tasks.die_if_negative, tasks
+    )
     innocent, killer = outcomes
     assert innocent.ok and innocent.value == 9
     assert not killer.ok and killer.error.type == "WorkerDied"
@@ -185,7 +192,9 @@ def test_an_attempt_over_task_timeout_is_stopped_and_charged_and_its_neighbour_r
     tasks = [{"x": 7, "sleep": 600}, {"x": 2, "sleep": 3.0}, {"x": 3, "sleep": 4.0}]
     start = time.monotonic()
     outcomes = run_all(
-        process.make(workers=2, retries=0, task_timeout=6.0), executor_tasks.square, tasks
+        build_executor("process", workers=2, retries=0, task_timeout=6.0),
+        executor_tasks.square,
+        tasks,
     )
     hung, quick, stopped = outcomes
     assert not hung.ok and hung.error.type == "TaskTimeout" and hung.attempts == 1
@@ -197,8 +206,8 @@ def test_an_attempt_over_task_timeout_is_stopped_and_charged_and_its_neighbour_r
 
 @pytest.mark.parametrize("bad", [0, -1.0, "60", True, float("inf")])
 def test_a_bad_task_timeout_is_one_line(bad):
-    with pytest.raises(UsageError, match="task_timeout must be a number of seconds > 0") as info:
-        process.make(task_timeout=bad)
+    with pytest.raises(UsageError, match="task_timeout must be a positive number") as info:
+        build_executor("process", task_timeout=bad)
     assert "\n" not in str(info.value)
 
 
@@ -210,26 +219,29 @@ def test_only_the_process_executor_takes_a_task_timeout():
             components.get("executor", name).options({"task_timeout": 60})
 
 
-@pytest.mark.parametrize("make", [process.make, dask_executor.make])
-def test_zero_workers_is_a_usage_error(make):
-    with pytest.raises(UsageError, match="workers must be an integer >= 1") as info:
-        make(workers=0)
+@pytest.mark.parametrize("name", ["process", "dask"])
+def test_zero_workers_is_a_usage_error(name):
+    with pytest.raises(UsageError, match="workers must be a positive integer") as info:
+        build_executor(name, workers=0)
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("make", [local.make, process.make, dask_executor.make])
-def test_negative_retries_is_a_usage_error(make):
+@pytest.mark.parametrize("name", ["local", "process", "dask"])
+def test_negative_retries_is_a_usage_error(name):
     with pytest.raises(UsageError, match="retries"):
-        make(retries=-1)
+        build_executor(name, retries=-1)
 
 
 def test_fork_start_method_is_refused():
     with pytest.raises(UsageError, match="start_method"):
-        process.make(start_method="fork")
+        build_executor("process", start_method="fork")
 
 
 def test_unpicklable_function_is_a_usage_error():
-    with process.make(workers=1) as executor, pytest.raises(UsageError, match="top-level"):
+    with (
+        build_executor("process", workers=1) as executor,
+        pytest.raises(UsageError, match="top-level"),
+    ):
         list(executor.submit_all(lambda task: task, [1]))
 
 
@@ -237,7 +249,7 @@ def test_unreachable_scheduler_fails_fast_with_one_line():
     address = f"tcp://127.0.0.1:{free_port()}"
     start = time.monotonic()
     with pytest.raises(UsageError, match="cannot reach the dask scheduler") as info:
-        with dask_executor.make(scheduler=address, connect_timeout=2):
+        with build_executor("dask", scheduler=address, connect_timeout=2):
             pass
     assert time.monotonic() - start < 10
     assert address in str(info.value) and "\n" not in str(info.value)
@@ -267,7 +279,7 @@ def test_a_scheduler_that_accepts_and_never_answers_fails_in_bounded_time():
 
     def connect() -> None:
         try:
-            with dask_executor.make(scheduler=address, connect_timeout=1.5):
+            with build_executor("dask", scheduler=address, connect_timeout=1.5):
                 pass
         except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
             outcome.append(exc)
@@ -294,7 +306,7 @@ def test_a_scheduler_that_accepts_and_never_answers_fails_in_bounded_time():
 def test_missing_dask_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(UsageError, match=r"pip install 'phasebench\[dask\]'"):
-        with dask_executor.make(workers=1):
+        with build_executor("dask", workers=1):
             pass
 
 
@@ -340,9 +352,10 @@ def test_slurm_job_script_runs_one_thread_workers_on_the_scheduler():
 DRIVER = """
 import sys
 import executor_tasks
-from phasebench_builtins.executors import process
+from phasebench.plugins import components
 tasks = [{"x": i, "sleep": 300, "marker": m} for i, m in enumerate(sys.argv[1:])]
-with process.make(workers=len(tasks)) as executor:
+process = components().get("executor", "process")
+with process.load()(**process.options({"workers": len(tasks)})) as executor:
     for outcome in executor.submit_all(executor_tasks.mark_then_sleep, tasks):
         print(outcome, flush=True)
 """

@@ -15,13 +15,13 @@ _WORKERS = Option("workers", None, "worker processes (none: one per core)", type
 def register_executors(register):
     register(
         "local",
-        "phasebench_builtins.executors.local:make",
+        "phasebench_builtins.executors.local:LocalExecutor",
         description="in this process, one task after another (one torch thread)",
         options=[_RETRIES, Option("single_thread", True, "run torch on one thread meanwhile")],
     )
     register(
         "process",
-        "phasebench_builtins.executors.process:make",
+        "phasebench_builtins.executors.process:ProcessExecutor",
         description="worker processes on this machine, one torch thread each; task_timeout "
         "(seconds) stops an attempt that runs longer",
         options=[
@@ -39,7 +39,7 @@ def register_executors(register):
     )
     register(
         "dask",
-        "phasebench_builtins.executors.dask:make",
+        "phasebench_builtins.executors.dask:DaskExecutor",
         description="a Dask cluster: a LocalCluster or a running scheduler (the dask extra)",
         options=[
             Option(

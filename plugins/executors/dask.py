@@ -36,7 +36,6 @@ from typing import Any
 
 from phasebench.errors import UsageError
 from phasebench.execution import (
-    DEFAULT_RETRIES,
     Captured,
     Outcome,
     RetryLedger,
@@ -110,12 +109,13 @@ class DaskExecutor:
 
     def __init__(
         self,
-        scheduler: str | None = None,
-        workers: int | None = None,
-        threads_per_worker: int = 1,
-        retries: int = DEFAULT_RETRIES,
-        connect_timeout: float = 10.0,
-        dashboard_address: str | None = None,
+        *,
+        scheduler: str | None,
+        workers: int | None,
+        threads_per_worker: int,
+        retries: int,
+        connect_timeout: float,
+        dashboard_address: str | None,
     ) -> None:
         self.scheduler = scheduler
         self.workers = check_workers(workers, "dask")
@@ -241,28 +241,3 @@ class DaskExecutor:
         if isinstance(exc, distributed.KilledWorker):
             return Captured(ok=False, error=killed_worker_error(f"dask: {exc}"))
         return Captured(ok=False, error=TaskError.from_exception(exc))
-
-
-def make(
-    scheduler: str | None = None,
-    workers: int | None = None,
-    threads_per_worker: int = 1,
-    retries: int = DEFAULT_RETRIES,
-    connect_timeout: float = 10.0,
-    dashboard_address: str | None = None,
-) -> DaskExecutor:
-    """A :class:`DaskExecutor` (the ``dask`` executor component).
-
-    ``scheduler`` None starts a LocalCluster of ``workers`` processes (None: the core count)
-    with ``threads_per_worker`` threads each; otherwise it is the address of a running
-    scheduler and ``workers``/``threads_per_worker`` are ignored. ``dashboard_address`` (e.g.
-    ``":8787"``) turns on the LocalCluster's dashboard.
-    """
-    return DaskExecutor(
-        scheduler=scheduler,
-        workers=workers,
-        threads_per_worker=threads_per_worker,
-        retries=retries,
-        connect_timeout=connect_timeout,
-        dashboard_address=dashboard_address,
-    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from phasebench.execution import DEFAULT_RETRIES, Outcome, RetryLedger, call_captured
+from phasebench.execution import Outcome, RetryLedger, call_captured
 
 
 class LocalExecutor:
@@ -20,7 +20,7 @@ class LocalExecutor:
     executor ran it; the previous thread count is restored on exit.
     """
 
-    def __init__(self, retries: int = DEFAULT_RETRIES, single_thread: bool = True) -> None:
+    def __init__(self, *, retries: int, single_thread: bool) -> None:
         self.retries = retries
         self.single_thread = single_thread
         self._saved_threads: int | None = None
@@ -60,8 +60,3 @@ class LocalExecutor:
                 if outcome is not None:
                     yield outcome
                     break
-
-
-def make(retries: int = DEFAULT_RETRIES, single_thread: bool = True) -> LocalExecutor:
-    """A :class:`LocalExecutor` (the ``local`` executor component)."""
-    return LocalExecutor(retries=retries, single_thread=single_thread)

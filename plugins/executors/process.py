@@ -44,7 +44,6 @@ from typing import Any
 
 from phasebench.errors import UsageError
 from phasebench.execution import (
-    DEFAULT_RETRIES,
     Captured,
     Outcome,
     RetryLedger,
@@ -118,10 +117,11 @@ class ProcessExecutor:
 
     def __init__(
         self,
-        workers: int | None = None,
-        retries: int = DEFAULT_RETRIES,
-        start_method: str = "spawn",
-        task_timeout: float | None = None,
+        *,
+        workers: int | None,
+        retries: int,
+        start_method: str,
+        task_timeout: float | None,
     ) -> None:
         self.workers = check_workers(workers, "process")
         self.retries = check_retries(retries)
@@ -322,16 +322,3 @@ class ProcessExecutor:
             waiting.append(index)
         else:
             finished.append(outcome)
-
-
-def make(
-    workers: int | None = None,
-    retries: int = DEFAULT_RETRIES,
-    start_method: str = "spawn",
-    task_timeout: float | None = None,
-) -> ProcessExecutor:
-    """A :class:`ProcessExecutor` (the ``process`` executor component); ``workers`` None: cores,
-    ``task_timeout`` None: no limit on an attempt's seconds."""
-    return ProcessExecutor(
-        workers=workers, retries=retries, start_method=start_method, task_timeout=task_timeout
-    )
