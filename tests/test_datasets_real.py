@@ -25,6 +25,12 @@ needs_debian = pytest.mark.skipif(
 )
 
 
+def dataset(name: str):
+    """The registered dataset as the probe calls it: every declared option, ``given`` merged."""
+    registration = components().get("dataset", name)
+    return lambda split, **given: registration.load()(split, **registration.options(given))
+
+
 def _per_image_moments(inputs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     flat = inputs.reshape(len(inputs), -1).double()
     return flat.mean(1).numpy(), flat.std(1, unbiased=False).numpy()
@@ -133,7 +139,7 @@ def test_synthetic_datasets_are_deterministic_and_split(name):
 
 
 def test_gaussian_clusters_are_balanced_and_separable():
-    load = components().load("dataset", "gaussian")
+    load = dataset("gaussian")
     split = load("train", n_train=600, n_test=60, dim=16, classes=3, separation=6.0)
     assert torch.bincount(split.labels).tolist() == [200, 200, 200]
     centroids = torch.stack([split.inputs[split.labels == c].mean(0) for c in range(3)])
@@ -142,7 +148,7 @@ def test_gaussian_clusters_are_balanced_and_separable():
 
 
 def test_teacher_labels_come_from_the_teacher():
-    load = components().load("dataset", "teacher")
+    load = dataset("teacher")
     a = load("train", n_train=500, n_test=10, dim=4, classes=4, width=16)
     b = load("train", n_train=500, n_test=10, dim=4, classes=4, width=16, seed=3)
     assert len(torch.unique(a.labels)) > 1
@@ -156,7 +162,7 @@ def test_bad_split_dtype_and_sizes_are_usage_errors():
     with pytest.raises(UsageError, match="dtype 'int8'"):
         load("train", dtype="int8")
     with pytest.raises(UsageError, match="n_train must be a positive integer"):
-        components().load("dataset", "gaussian")("train", n_train=0)
+        dataset("gaussian")("train", n_train=0)
 
 
 def test_labels_are_indices_and_the_loss_one_hot_encodes_them():

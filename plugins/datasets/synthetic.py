@@ -50,13 +50,14 @@ def _split(inputs: np.ndarray, labels: np.ndarray, classes: int, name: str, dtyp
 def gaussian(
     split: str,
     data_dir: str | Path | None = None,
-    n_train: int = 8192,
-    n_test: int = 2048,
-    dim: int = 32,
-    classes: int = 10,
-    separation: float = 3.0,
-    seed: int = 0,
-    dtype: str = "float32",
+    *,
+    n_train: int,
+    n_test: int,
+    dim: int,
+    classes: int,
+    separation: float,
+    seed: int,
+    dtype: str,
 ) -> Split:
     """Gaussian clusters: class c has mean mu_c ~ N(0, separation^2 / dim * I), x = mu_c + N(0, I).
 
@@ -77,13 +78,14 @@ def gaussian(
 def teacher(
     split: str,
     data_dir: str | Path | None = None,
-    n_train: int = 8192,
-    n_test: int = 2048,
-    dim: int = 32,
-    classes: int = 10,
-    width: int = 64,
-    seed: int = 0,
-    dtype: str = "float32",
+    *,
+    n_train: int,
+    n_test: int,
+    dim: int,
+    classes: int,
+    width: int,
+    seed: int,
+    dtype: str,
 ) -> Split:
     """Labels of a random teacher: x ~ N(0, I), y = argmax(W2 relu(W1 x)).
 
@@ -105,8 +107,9 @@ def teacher(
 def single_example(
     split: str,
     data_dir: str | Path | None = None,
-    x: float = 1.0,
-    dtype: str = "float32",
+    *,
+    x: float,
+    dtype: str,
 ) -> Split:
     """The catapult theory's problem: one example, input ``x`` (shape (1,)), target 0.
 
