@@ -227,7 +227,7 @@ def test_a_file_from_other_settings_is_named_when_a_study_goes_beside_it(tmp_pat
         (["--x-min", "nan"], "--x-min must be a finite number, got nan"),
         (["--x-step", "1e-9"], "gives 6000000001 values of c, more than 10000; pass a larger"),
         (["--divergence-threshold", "inf"], "--divergence-threshold must be a positive finite"),
-        (["--tol", "nan"], "estimator 'lanczos': option tol must be a finite number, got nan"),
+        (["--tol", "nan"], "estimator 'lanczos': tol must be >= 0, got nan"),
         (["--search", "bisect", "--bisect-tol", "nan"], "--bisect-tol must be a number from"),
         (["--seeds", "9223372036854775808,"], "--seeds 9223372036854775808 is out of range"),
         (["--seeds", ","], "--seeds ',' names no seed"),
@@ -260,7 +260,7 @@ def build(input_shape, num_outputs, depth=2, width=8):
         raise RuntimeError("width 13 is unlucky")
     from phasebench_builtins.models.fcn import build as fcn
 
-    return fcn(input_shape, num_outputs, depth=depth, width=width)
+    return fcn(input_shape, num_outputs, depth=depth, width=width, activation="relu", bias=False)
 """
 
 

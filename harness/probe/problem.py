@@ -14,7 +14,7 @@ import torch
 from phasebench import kinds
 from phasebench.config import ComponentSpec, ProbeConfig
 from phasebench.data import Split
-from phasebench.errors import ComponentError, ParameterError, PhasebenchError, UsageError
+from phasebench.errors import ComponentError, ParameterError, PhasebenchError
 from phasebench.hessian.operator import resolve_dtype
 from phasebench.plugins import Components
 from phasebench.registry import Registration
@@ -215,11 +215,10 @@ def preflight(
     for kind in kinds.probe_kinds():
         spec: ComponentSpec | None = getattr(config, kind.field)
         if spec is not None:  # unknown names/options: one line
-            options = spec.opts()
             registrations[kind.field] = components.get(kind.name, spec.name)
-            registrations[kind.field].options(options)
-            check_finite_options(kind.name, spec.name, options)
+            registrations[kind.field].options(spec.opts())  # each value checked, nan too
     check_sizes(config)
+    check_finite(config.to_dict())
     dtype = resolve_dtype(config.dtype)
     device = resolve_device(config.device)
     train = load_split(registrations["dataset"], config.dataset, data_dir)
@@ -235,15 +234,15 @@ def preflight(
     return train, dtype, device
 
 
-def check_finite_options(kind: str, name: str, options: dict[str, Any], prefix: str = "") -> None:
-    """A component option that is a float must be finite (it is hashed, stored and used)."""
-    for key, value in options.items():
+def check_finite(data: dict[str, Any], prefix: str = "") -> None:
+    """Every number of a configuration is finite: it is hashed into the run's name (canonical
+    JSON has no nan or inf) and stored. Names the dotted key (``estimator.options.tol``)."""
+    for key, value in data.items():
         if isinstance(value, dict):
-            check_finite_options(kind, name, value, f"{prefix}{key}.")
+            check_finite(value, f"{prefix}{key}.")
         elif isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(
-                f"{kind} {name!r}: option {prefix}{key} must be a finite number, got {value}"
-            )
+            name = f"{prefix}{key}".replace(".options.", " option ")
+            raise ParameterError(f"{name} must be a finite number, got {value}", f"{prefix}{key}")
 
 
 def check_sizes(config: ProbeConfig) -> None:
