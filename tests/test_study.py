@@ -259,3 +259,9 @@ def test_a_read_only_out_is_refused_by_the_plan(tmp_path, read_only_folder, name
 def test_an_empty_study_is_refused(tmp_path):
     with pytest.raises(UsageError, match="the study is empty"):
         study.plan([], Search(), tmp_path / "x.h5", plugins.components())
+
+
+def test_a_number_that_cannot_be_hashed_is_named_by_its_key():
+    config = {"c": 1.0, "estimator": {"name": "mine", "options": {"beta": math.inf}}}
+    with pytest.raises(ParameterError, match="estimator option beta must be a finite number"):
+        problem.check_finite(config)

@@ -8,13 +8,15 @@ holds (``resume``). ``execute(study, components, executor)`` runs the scans thro
 (``local`` when none is given), grouped by initialization, and writes every record the moment
 it exists; it then stores each point's aggregates.
 
-    from phasebench import plugins
+    from phasebench import kinds, plugins
     from phasebench.probe import study
 
-    components = plugins.components()
-    base = study.template(components, study.Choices({...}, {}))
-    planned = study.plan(study.expand(base, [0, 1], [0]), study.Search(), "out.h5", components)
-    outcome = study.execute(planned, components)
+    components = plugins.components()  # or plugins.load_components(extra_plugins=[...])
+    names = {kind.field: kind.default for kind in kinds.probe_kinds()}
+    base = study.template(components, study.Choices(names, {"model": {"width": 64}}))
+    planned = study.plan(study.expand(base, [0, 1], [0]), study.Search(), "p.h5", components)
+    outcome = study.execute(planned, components)  # or a started executor, e.g. "process"
+    outcome.points  # every point of the file, with its aggregates
 """
 
 from __future__ import annotations
