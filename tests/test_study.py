@@ -16,6 +16,7 @@ import pytest
 from support import subprocess_env
 
 from phasebench import hookimpl, plugins, registry
+from phasebench.analysis.phases import RunSummary
 from phasebench.errors import ParameterError, UsageError
 from phasebench.probe import problem, study
 from phasebench.probe.grid import MAX_GRID, Grid, Search
@@ -161,7 +162,7 @@ def test_bisection_stops_when_x_cannot_be_split_further():
             raise AssertionError("bisection does not stop")
         if c not in by_c:
             log = math.log2(c)
-            by_c[c] = types.SimpleNamespace(
+            by_c[c] = RunSummary(
                 c=c,
                 diverged=log > math.pi / 2,
                 loss_ratio_max=0.5,

@@ -56,10 +56,16 @@ def run(ctx: typer.Context, probe: ProbeArgs) -> None:
         )
     console = Console(stderr=True)
     note_plan(planned, console)
+    writer = study.open_file(planned)  # a disk that cannot hold it: one line, before the bar
     with Progress(*progress_columns(), console=console) as progress:
         bar = RunBar(progress, planned)
         outcome = study.execute(
-            planned, components, on_run=bar.on_run, on_scan=bar.on_scan, on_outcome=bar.on_outcome
+            planned,
+            components,
+            writer=writer,
+            on_run=bar.on_run,
+            on_scan=bar.on_scan,
+            on_outcome=bar.on_outcome,
         )
     print_tables(planned, outcome, phases=True)
     Console().print(f"results: {literal(outcome.path)}")

@@ -151,16 +151,17 @@ def run_sweep(planned, components, executor):
     from rich.console import Console
     from rich.progress import Progress, TextColumn
 
-    from phasebench.probe.study import execute
+    from phasebench.probe.study import execute, open_file
 
     console = Console(stderr=True)
     note_plan(planned, console)
+    writer = open_file(planned)  # a disk that cannot hold it: one line, before the bar
     columns = progress_columns(
         TextColumn("failed {task.fields[failed]} running {task.fields[running]}")
     )
     with Progress(*columns, console=console) as progress:
         bar = SweepBar(progress, planned, executor)
-        outcome = execute(planned, components, executor, on_outcome=bar.on_outcome)
+        outcome = execute(planned, components, executor, writer=writer, on_outcome=bar.on_outcome)
     print_tables(planned, outcome, phases=False)
     summary = f"{outcome.done} scans done, {outcome.failed} failed, {outcome.skipped} skipped"
     Console().print(f"{summary}; results: {literal(outcome.path)}")

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from phasebench.errors import PhasebenchError
 from phasebench.probe.task import ScanResult, ScanTask
 from phasebench.results.records import RunRecord, ScanRecord
 from phasebench.results.writer import ResultsWriter
@@ -41,13 +42,17 @@ class Recorder:
         self._runs: set[str] = set()
         self._complete: set[str] = set()
         self.recreated = 0  # times the file was found deleted and made again
+        self.streaming_failed = False
 
     @property
     def path(self) -> Path:
         return self.writer.path
 
     def _here(self) -> bool:
-        return threading.get_ident() == self._thread
+        """Stream this event? Only in the recorder's thread, and only while writing works: a
+        write that fails (a full disk) must not pass for the task's failure, so streaming
+        stops and the group's outcome writes, and fails, in the driver."""
+        return threading.get_ident() == self._thread and not self.streaming_failed
 
     def _ensure_file(self) -> None:
         """A file deleted while the study runs is made again, with its header and the scans in
@@ -63,16 +68,21 @@ class Recorder:
 
     # -- the listener ---------------------------------------------------------------------
     def scan_started(self, start: ScanRecord) -> None:
-        if self._here():
-            self._write_start(start)
+        self._stream(self._write_start, start)
 
     def run_finished(self, task: ScanTask, run: RunRecord) -> None:
-        if self._here():
-            self._write_run(task, run)
+        self._stream(self._write_run, task, run)
 
     def scan_finished(self, task: ScanTask, result: ScanResult) -> None:
-        if self._here():
-            self._write_complete(task, result)
+        self._stream(self._write_complete, task, result)
+
+    def _stream(self, write, *args) -> None:
+        if not self._here():
+            return
+        try:
+            write(*args)
+        except PhasebenchError:
+            self.streaming_failed = True
 
     # -- what an executor returned ----------------------------------------------------------
     def group_finished(self, group: tuple[ScanTask, ...], results: list[ScanResult]) -> None:

@@ -39,6 +39,7 @@ from phasebench.results.records import RunRecord
 
 if TYPE_CHECKING:  # pragma: no cover
     from phasebench.results.summary import PointSummary
+    from phasebench.results.writer import ResultsWriter
 
 __all__ = [
     "Choices",
@@ -46,6 +47,7 @@ __all__ = [
     "Study",
     "StudyOutcome",
     "execute",
+    "open_file",
     "expand",
     "plan",
     "template",
@@ -168,11 +170,20 @@ def local_executor(components: Components, **options) -> Executor:
     return registration.load()(**registration.options(options))
 
 
+def open_file(study: Study) -> ResultsWriter:
+    """Create the study's results file (its folder too), or open the one it appends to."""
+    from phasebench.results.writer import ResultsWriter
+
+    study.out.parent.mkdir(parents=True, exist_ok=True)
+    return ResultsWriter(study.out, append=True)
+
+
 def execute(
     study: Study,
     components: Components,
     executor: Executor | None = None,
     *,
+    writer: ResultsWriter | None = None,
     on_run: Callable[[ScanTask, RunRecord], None] = lambda task, run: None,
     on_scan: Callable[[ScanTask, ScanResult], None] = lambda task, result: None,
     on_outcome: Callable[[Outcome], None] = lambda outcome: None,
@@ -181,18 +192,23 @@ def execute(
     every torch thread, started here) into its file. Every run is written the moment it is
     known: in this process as it finishes, from a worker when its group returns.
     ``on_run``/``on_scan`` are told after each record is written, ``on_outcome`` after each
-    group (a progress display)."""
+    group (a progress display). ``writer``: the file ``open_file`` opened (by default it is
+    opened here)."""
     from phasebench.probe.driver import Recorder
     from phasebench.results.points import finalize
-    from phasebench.results.writer import ResultsWriter
 
     if executor is None:
         with local_executor(components, retries=0, single_thread=False) as here:
             return execute(
-                study, components, here, on_run=on_run, on_scan=on_scan, on_outcome=on_outcome
+                study,
+                components,
+                here,
+                writer=writer,
+                on_run=on_run,
+                on_scan=on_scan,
+                on_outcome=on_outcome,
             )
-    study.out.parent.mkdir(parents=True, exist_ok=True)
-    recorder = Recorder(ResultsWriter(study.out, append=True), on_run, on_scan)
+    recorder = Recorder(writer or open_file(study), on_run, on_scan)
     runner = GroupRunner(components, recorder)
     result = StudyOutcome(study.out, 0, 0, study.skipped)
     for outcome in executor.submit_all(runner, group_by_init(list(study.tasks))):
