@@ -103,8 +103,9 @@ def test_a_plan_validates_each_distinct_configuration_once(tmp_path, monkeypatch
     assert result.exit_code == 0, result.output
     assert counts["preflight"] == 1
     # the CLI's options (6 kinds) and template (6), the plan (6), the first build (6), each scan
-    # (6 each) and the executor (1); main made 56
-    assert counts["get"] <= 6 * 4 + 6 * 2 + 1
+    # (6 each), the executor (1), and the estimator entry point once per sharpness measurement
+    # (lambda0 once, then 2 steps x 2 c x 2 scans); main made 56
+    assert counts["get"] <= 6 * 4 + 6 * 2 + 1 + (1 + 2 * 2 * 2)
 
 
 @pytest.mark.parametrize(
