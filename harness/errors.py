@@ -30,3 +30,18 @@ class PluginError(PhasebenchError):
 
 class DataError(UsageError):
     """A dataset is missing, truncated, corrupt or fails its checksum."""
+
+
+class ParameterError(UsageError):
+    """Bad input to the library, named by its parameters (``x_step``, ``batch_size``): the
+    message speaks of the parameters a caller passed, and a front end that spells them
+    differently (the CLI's ``--x-step``) rewrites those names with ``parameters``."""
+
+    def __init__(self, message: str, *parameters: str) -> None:
+        super().__init__(message)
+        self.parameters = parameters
+
+
+class ComponentError(UsageError):
+    """A chosen component raised while it was built or called with the configured options; the
+    message names the component and the plugin that registered it."""

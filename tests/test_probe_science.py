@@ -10,6 +10,7 @@ import pytest
 import torch
 from probe_support import assert_ordered, config, uv_config
 
+from phasebench.plugins import components
 from phasebench.probe import trajectory
 from phasebench.probe.grid import Grid
 from phasebench.probe.problem import Problem
@@ -33,7 +34,7 @@ def _uv_weights(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_uv_probe_follows_the_closed_form_recursion(seed):
-    problem = Problem.build(uv_config(seed=seed))
+    problem = Problem.build(uv_config(seed=seed), components())
     u, v = _uv_weights(problem)
     n = len(u)
     begin = trajectory.start(problem)
@@ -50,8 +51,8 @@ def test_uv_probe_follows_the_closed_form_recursion(seed):
 def test_uv_c_loss_matches_the_recursion_and_nothing_catapults_below_two(seed):
     config = uv_config(seed=seed)
     search = Search("grid", Grid(x_min=0.0, x_max=2.5, x_step=0.05))
-    outcome = run_scan(config, search)
-    u, v = _uv_weights(Problem.build(config))
+    outcome = run_scan(config, search, components())
+    u, v = _uv_weights(Problem.build(config, components()))
     expected = uv_loss_catapult_c(u, v, search.grid.cs())
     c_loss = outcome.constants["c_loss"]
     assert c_loss.determined
@@ -80,7 +81,7 @@ def test_zero_last_layer_catapults_at_exactly_two():
         steps=10,
     )
     search = Search("grid", Grid(x_min=0.8, x_max=1.3, x_step=0.1), sharp_eps=0.05)
-    outcome = run_scan(probe, search)
+    outcome = run_scan(probe, search, components())
     assert outcome.start.loss0 == pytest.approx(0.05, rel=1e-6)
     c_loss = outcome.constants["c_loss"]
     assert c_loss.determined, outcome.constants
@@ -91,8 +92,8 @@ def test_zero_last_layer_catapults_at_exactly_two():
 def test_bisection_agrees_with_the_grid_with_fewer_runs():
     config = uv_config(seed=3)
     grid = Grid(x_min=0.0, x_max=3.0, x_step=0.05)
-    by_grid = run_scan(config, Search("grid", grid))
-    by_bisect = run_scan(config, Search("bisect", grid, tol=0.05, coarse_step=1.0))
+    by_grid = run_scan(config, Search("grid", grid), components())
+    by_bisect = run_scan(config, Search("bisect", grid, tol=0.05, coarse_step=1.0), components())
     for name in ("c_loss", "c_max"):
         a, b = by_grid.constants[name], by_bisect.constants[name]
         assert a.determined and b.determined, (name, a, b)
@@ -103,7 +104,7 @@ def test_bisection_agrees_with_the_grid_with_fewer_runs():
 
 def test_divergence_is_recorded_and_stops_the_scan():
     config = uv_config(seed=0)
-    outcome = run_scan(config, Search("grid", Grid(values=(1.0, 8.0, 16.0))))
+    outcome = run_scan(config, Search("grid", Grid(values=(1.0, 8.0, 16.0))), components())
     c1, c8 = outcome.runs
     assert not c1.diverged and c8.diverged
     assert [r.c for r in outcome.runs] == [1.0, 8.0]  # 16 never ran
@@ -126,7 +127,7 @@ def test_at_criticality_the_catapult_moves_up_and_the_sharpness_falls_more_with_
             sharpness_examples=256,
             loss_examples=512,
         )
-        outcomes[depth / width] = outcome = run_scan(probe, search)
+        outcomes[depth / width] = outcome = run_scan(probe, search, components())
         assert_ordered(outcome.constants)
     shallow, deep = outcomes[2 / 128], outcomes[8 / 32]
     assert shallow.constants["c_loss"].determined and shallow.constants["c_loss"].value > 2

@@ -216,3 +216,76 @@ def test_a_file_from_other_settings_is_named_when_a_study_goes_beside_it(tmp_pat
     assert run_cli(*TINY, "--out", str(same_study)).exit_code == 0
     more = run_cli(*TINY, "--seeds", "1,", "--out", str(same_study))  # seed 1 only
     assert more.exit_code == 0 and "other settings" not in more.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--c", "inf"], "--c must be positive and at most 2^20"),
+        (["--c", "1e308"], "--c must be positive and at most 2^20"),
+        (["--x-max", "inf"], "--x-max must be a finite number, got inf"),
+        (["--x-min", "nan"], "--x-min must be a finite number, got nan"),
+        (["--x-step", "1e-9"], "gives 6000000001 values of c, more than 10000; pass a larger"),
+        (["--divergence-threshold", "inf"], "--divergence-threshold must be a positive finite"),
+        (["--tol", "nan"], "estimator 'lanczos': tol must be >= 0, got nan"),
+        (["--search", "bisect", "--bisect-tol", "nan"], "--bisect-tol must be a number from"),
+        (["--seeds", "9223372036854775808,"], "--seeds 9223372036854775808 is out of range"),
+        (["--seeds", ","], "--seeds ',' names no seed"),
+        (["--sharp-eps", "-1"], "--sharp-eps must be a number >= 0"),
+    ],
+)
+def test_hostile_values_are_one_line_exit_2_and_no_file(tmp_path, monkeypatch, args, message):
+    """Issue 13 #9 and #11: each of these was a traceback, a hang, or exit 0 on main."""
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(*TINY, *args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert message in lines[0]
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+BUILD_RAISES = """
+from phasebench import hookimpl
+
+
+@hookimpl
+def register_models(register):
+    register("fragile", "fragile_build:build", description="breaks at width 13",
+             defaults={"depth": 2, "width": 8})
+
+
+def build(input_shape, num_outputs, depth=2, width=8):
+    if width == 13:
+        raise RuntimeError("width 13 is unlucky")
+    from phasebench_builtins.models.fcn import build as fcn
+
+    return fcn(input_shape, num_outputs, depth=depth, width=width, activation="relu", bias=False)
+"""
+
+
+def test_a_component_whose_build_raises_is_one_line_naming_it(
+    tmp_path, add_entry_points, plugin_module
+):
+    """main: about 50 lines of traceback, after the file was created; no plugin named."""
+    plugin_module("fragile_build", BUILD_RAISES)
+    add_entry_points(("fragile", "fragile_build"))
+    out = tmp_path / "x.h5"
+    result = run_cli("--model", "fragile", "--width", "13", "--out", str(out))
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: model 'fragile' (plugin 'fragile') raised RuntimeError")
+    assert "width 13 is unlucky" in lines[0] and not out.exists()
+
+
+def test_the_phase_table_is_the_new_points_after_appending_to_another(tmp_path):
+    """main printed the first point of the file, which was another setting's."""
+    out = tmp_path / "p.h5"
+    small = [a if a != "16" else "8" for a in TINY]
+    assert run_cli(*small, "--c", "1,2", "--out", str(out)).exit_code == 0
+    result = run_cli(*TINY, "--c", "4", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    table = result.output[result.output.index("phases of seed") : result.output.index("critical")]
+    rows = [line.split("│")[1].strip() for line in table.splitlines() if line.startswith("│")]
+    assert rows == ["4"]

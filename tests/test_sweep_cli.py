@@ -265,3 +265,45 @@ def test_a_worker_killed_mid_sweep_is_retried_and_the_sweep_completes(tmp_path, 
     assert driver.returncode == 0, stderr
     assert "4 scans done, 0 failed" in stdout
     assert set(runs_by_id(out)) == set(runs_by_id(local_result))
+
+
+FORWARD_RAISES = """
+import torch
+
+from phasebench import hookimpl
+
+
+@hookimpl
+def register_models(register):
+    register("broken", "broken_forward:build", description="builds, then fails to run",
+             defaults={"depth": 2, "width": 8})
+
+
+class Broken(torch.nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.layer = torch.nn.Linear(4, width)
+
+    def forward(self, x):
+        raise RuntimeError("no forward pass today")
+
+
+def build(input_shape, num_outputs, depth=2, width=8):
+    return Broken(width)
+"""
+
+
+def test_a_sweep_whose_every_task_failed_exits_1_with_the_count(
+    tmp_path, add_entry_points, plugin_module
+):
+    """main: "0 scans done, 2 failed" and exit 0."""
+    plugin_module("broken_forward", FORWARD_RAISES)
+    add_entry_points(("broken", "broken_forward"))
+    out = tmp_path / "failed.h5"
+    args = [a if a != "fcn" else "broken" for a in TINY]
+    args[args.index("8,16")] = "8"
+    result = sweep(*args, "--executor", "local", "--retries", "0", "--out", str(out))
+    assert result.exit_code == 1, result.output
+    assert "0 scans done, 2 failed" in result.output
+    assert result.output.strip().splitlines()[-1].startswith("error: every scan failed (2 of 2")
+    assert len(load(out)["failures"]) == 2

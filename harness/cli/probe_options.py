@@ -1,37 +1,39 @@
-"""The options ``run`` and ``sweep`` share, declared once.
+"""The options ``run`` and ``sweep`` share, declared once, and how their values become a study.
 
 ``@probe_command`` adds them to a command's signature (Typer reads ``__signature__``) and hands
-the command one ``ProbeArgs`` instead of two dozen parameters.
+the command one ``ProbeArgs`` instead of two dozen parameters. The component options come from
+the kind table (``phasebench.kinds``: field, flag, default, help), the protocol's defaults from
+``ProbeConfig``, ``Grid`` and ``Search``; the library's errors name parameters, and ``FLAGS``
+maps them to the flags a user typed.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import MISSING, fields, make_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from phasebench import kinds
+from phasebench.config import ProbeConfig
+from phasebench.probe.grid import Grid, Search
+
 if TYPE_CHECKING:  # pragma: no cover
-    from phasebench.probe.scan import Search
+    from phasebench.plugins import Components
 
 PROBE = "probe"
 COMPONENTS = "components"
 OUTPUT = "output"
 
-Model = Annotated[
-    str, typer.Option(help="Model (phasebench list model).", rich_help_panel=COMPONENTS)
-]
-Dataset = Annotated[
-    str, typer.Option(help="Dataset (phasebench list dataset).", rich_help_panel=COMPONENTS)
-]
-Init = Annotated[str, typer.Option(help="Initialization.", rich_help_panel=COMPONENTS)]
-Loss = Annotated[str, typer.Option(help="Loss.", rich_help_panel=COMPONENTS)]
-Optimizer = Annotated[str, typer.Option(help="Optimizer.", rich_help_panel=COMPONENTS)]
-Estimator = Annotated[str, typer.Option(help="Sharpness estimator.", rich_help_panel=COMPONENTS)]
+#: What ``run`` and ``sweep`` accept besides their own options: component options.
+EXTRA_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
 Opt = Annotated[
     list[str] | None,
     typer.Option(
@@ -118,105 +120,138 @@ COMPONENT_OPTIONS_HELP = (
 )
 
 
-#: (parameter, type with its option, default) in the order --help lists them.
-SHARED: list[tuple[str, Any, Any]] = [
-    ("model", Model, "fcn"),
-    ("dataset", Dataset, "fashion-mnist-subset"),
-    ("init", Init, "he"),
-    ("loss", Loss, "mse"),
-    ("optimizer", Optimizer, "sgd"),
-    ("estimator", Estimator, "lanczos"),
-    ("opt", Opt, None),
-    ("c", Cs, None),
-    ("x_min", XMin, 0.0),
-    ("x_max", XMax, 6.0),
-    ("x_step", XStep, 0.1),
-    ("search", SearchMode, "grid"),
-    ("bisect_tol", BisectTol, 0.05),
-    ("steps", Steps, 10),
-    ("batch_size", BatchSize, 512),
-    ("sharpness_examples", SharpExamples, 2048),
-    ("loss_examples", LossExamples, 2048),
-    ("seeds", Seeds, "1"),
-    ("sgd_seeds", SgdSeeds, "1"),
-    ("sharp_eps", SharpEps, 0.0),
-    ("divergence_threshold", Threshold, 1e5),
-    ("dtype", Dtype, "float32"),
-    ("device", Device, "cpu"),
-    ("data_dir", DataDir, None),
-    ("out", Out, None),
-    ("resume", Resume, False),
-]
+def _defaults(cls: type) -> dict[str, Any]:
+    out = {}
+    for f in fields(cls):
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return out
 
 
-@dataclass(frozen=True)
-class ProbeArgs:
+def _shared() -> list[tuple[str, Any, Any]]:
+    """(parameter, type with its option, default) in the order --help lists them."""
+    config, grid, search = _defaults(ProbeConfig), _defaults(Grid), _defaults(Search)
+    components = [
+        (
+            kind.field,
+            Annotated[str, typer.Option(help=kind.help, rich_help_panel=COMPONENTS)],
+            kind.default,
+        )
+        for kind in kinds.probe_kinds()
+    ]
+    return [
+        *components,
+        ("opt", Opt, None),
+        ("c", Cs, None),
+        ("x_min", XMin, grid["x_min"]),
+        ("x_max", XMax, grid["x_max"]),
+        ("x_step", XStep, grid["x_step"]),
+        ("search", SearchMode, search["mode"]),
+        ("bisect_tol", BisectTol, search["tol"]),
+        ("steps", Steps, config["steps"]),
+        ("batch_size", BatchSize, config["batch_size"]),
+        ("sharpness_examples", SharpExamples, config["sharpness_examples"]),
+        ("loss_examples", LossExamples, config["loss_examples"]),
+        ("seeds", Seeds, "1"),
+        ("sgd_seeds", SgdSeeds, "1"),
+        ("sharp_eps", SharpEps, search["sharp_eps"]),
+        ("divergence_threshold", Threshold, config["divergence_threshold"]),
+        ("dtype", Dtype, config["dtype"]),
+        ("device", Device, config["device"]),
+        ("data_dir", DataDir, None),
+        ("out", Out, None),
+        ("resume", Resume, False),
+    ]
+
+
+SHARED: list[tuple[str, Any, Any]] = _shared()
+_COMPONENT_FIELDS = tuple(kind.field for kind in kinds.probe_kinds())
+#: The ProbeConfig fields given on the command line as they are (c is the grid's, seeds are
+#: lists): the protocol's numbers and methods.
+PROTOCOL = tuple(
+    name
+    for name, _, _ in SHARED
+    if name in _defaults(ProbeConfig) and name not in _COMPONENT_FIELDS and name != "c"
+)
+
+#: A library parameter -> the flag that sets it (an error naming ``x_step`` says ``--x-step``).
+FLAGS: dict[str, str] = {
+    **{name: "--" + name.replace("_", "-") for name, _, _ in SHARED},
+    "tol": "--bisect-tol",
+    "seed": "--seeds",
+    "sgd_seed": "--sgd-seeds",
+}
+
+
+def in_flags(message: str, parameters: Sequence[str]) -> str:
+    """``message`` with each parameter it names spelled as its flag."""
+    for name in sorted(parameters, key=len, reverse=True):
+        flag = FLAGS.get(name)
+        if flag is not None:
+            message = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w./-])", flag, message)
+    return message
+
+
+@contextmanager
+def flag_names() -> Iterator[None]:
+    """Re-raise the library's ``ParameterError`` in the words of the command line."""
+    from phasebench.errors import ParameterError, UsageError
+
+    try:
+        yield
+    except ParameterError as exc:
+        raise UsageError(in_flags(str(exc), exc.parameters)) from None
+
+
+class _ProbeArgs:
     """The shared options as typed (validated later, against the registries)."""
-
-    model: str
-    dataset: str
-    init: str
-    loss: str
-    optimizer: str
-    estimator: str
-    opt: list[str] | None
-    c: str | None
-    x_min: float
-    x_max: float
-    x_step: float
-    search: str
-    bisect_tol: float
-    steps: int
-    batch_size: int
-    sharpness_examples: int
-    loss_examples: int
-    seeds: str
-    sgd_seeds: str
-    sharp_eps: float
-    divergence_threshold: float
-    dtype: str
-    device: str
-    data_dir: Path | None
-    out: Path | None
-    resume: bool
 
     def names(self) -> dict[str, str]:
         """Component names by ProbeConfig field."""
-        return {
-            "model": self.model,
-            "dataset": self.dataset,
-            "init": self.init,
-            "loss": self.loss,
-            "optimizer": self.optimizer,
-            "estimator": self.estimator,
-        }
+        return {field: getattr(self, field) for field in _COMPONENT_FIELDS}
 
     def protocol(self) -> dict[str, Any]:
         """The ProbeConfig fields given on the command line."""
-        return {
-            "steps": self.steps,
-            "batch_size": self.batch_size,
-            "sharpness_examples": self.sharpness_examples,
-            "loss_examples": self.loss_examples,
-            "dtype": self.dtype,
-            "device": self.device,
-            "divergence_threshold": self.divergence_threshold,
-        }
+        return {name: getattr(self, name) for name in PROTOCOL}
 
     def search_plan(self) -> Search:
-        from phasebench.probe.grid import Grid, parse_floats
-        from phasebench.probe.scan import Search
+        from phasebench.cli.values import parse_floats
 
         values = parse_floats(self.c, "--c") if self.c else ()
-        grid = Grid(values, self.x_min, self.x_max, self.x_step)
-        return Search(self.search, grid, tol=self.bisect_tol, sharp_eps=self.sharp_eps)
+        with flag_names():
+            grid = Grid(values, self.x_min, self.x_max, self.x_step)
+            return Search(self.search, grid, tol=self.bisect_tol, sharp_eps=self.sharp_eps)
 
     @property
     def data_path(self) -> str | None:
         return None if self.data_dir is None else str(self.data_dir)
 
 
-assert [f.name for f in fields(ProbeArgs)] == [name for name, _, _ in SHARED]
+ProbeArgs = make_dataclass(
+    "ProbeArgs",
+    [(name, Any) for name, _, _ in SHARED],
+    bases=(_ProbeArgs,),
+    frozen=True,
+)
+ProbeArgs.__module__ = __name__
+
+
+def prepare(
+    ctx: typer.Context, probe: Any, skip: Sequence[str] = ()
+) -> tuple[Components, ProbeConfig]:
+    """What ``run`` and ``sweep`` share: the registries, and the template configuration with
+    every component's options complete. Unknown names and options fail with one line."""
+    from phasebench.cli.component_options import component_options
+    from phasebench.cli.loading import load_components
+    from phasebench.probe.study import Choices, template
+
+    components = load_components()
+    names = probe.names()  # unknown names are the first thing component_options looks up
+    options = component_options(components, names, ctx.args, probe.opt or (), skip)
+    with flag_names():
+        return components, template(components, Choices(names, options), **probe.protocol())
 
 
 def probe_command(command: Callable[..., None]) -> Callable[..., None]:

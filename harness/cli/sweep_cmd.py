@@ -14,17 +14,21 @@ import typer
 from phasebench.cli.markup import literal
 from phasebench.cli.probe_options import (
     COMPONENT_OPTIONS_HELP,
+    EXTRA_OPTIONS,
     PROBE,
     ProbeArgs,
+    flag_names,
+    prepare,
     probe_command,
 )
-from phasebench.cli.run_cmd import (
-    EXTRA_OPTIONS,
+from phasebench.cli.study_display import (
+    SweepBar,
     default_out,
-    planned_tasks,
-    prepare,
+    note_plan,
+    print_tables,
     progress_columns,
 )
+from phasebench.errors import PhasebenchError
 
 #: The commands this module adds (installed by the built-in commands plugin).
 commands = typer.Typer()
@@ -84,11 +88,9 @@ def sweep(
     """Run the phase probe over a grid of depths and widths (and seeds) through an executor, into
     one HDF5 file with the critical constants of every point."""
     from phasebench.cli.component_options import component_options
+    from phasebench.cli.values import parse_ints, parse_seeds
     from phasebench.errors import UsageError
-    from phasebench.probe.grid import parse_ints, parse_seeds
-    from phasebench.probe.plan import expand
-    from phasebench.probe.problem import preflight
-    from phasebench.results.writer import ResultsWriter
+    from phasebench.probe import study
 
     search = probe.search_plan()
     executor_opts = [o for o in probe.opt or () if o.startswith("executor.")]
@@ -113,16 +115,28 @@ def sweep(
         component_options(components, {"executor": executor}, (), executor_opts)["executor"]
     )
     executor_options = executor_registration.options(given)
-    preflight(base, probe.data_path)
     seeds = parse_seeds(probe.seeds), parse_seeds(probe.sgd_seeds, "--sgd-seeds")
-    configs = expand(base, *seeds, grid)
+    configs = study.expand(base, *seeds, grid)
     if not configs:
         raise UsageError("the sweep is empty; give at least one depth, width and seed")
+    with flag_names():
+        planned = study.plan(
+            configs,
+            search,
+            probe.out or default_out(f"sweep-{probe.model}"),
+            components,
+            resume=probe.resume,
+            data_dir=probe.data_path,
+            make_dirs=probe.out is None,
+        )
     pool = executor_registration.load()(**executor_options)  # bad options: one line
     with pool:  # workers start (or the scheduler answers) before the file is touched
-        writer = ResultsWriter(probe.out or default_out(f"sweep-{probe.model}"), append=True)
-        tasks, skipped = planned_tasks(configs, search, writer, probe)
-        run_sweep(tasks, skipped, writer, pool, search)
+        outcome = run_sweep(planned, components, pool)
+    if outcome.failed and not outcome.done:
+        raise PhasebenchError(
+            f"every scan failed ({outcome.failed} of {outcome.failed}; the last: "
+            f"{outcome.errors[-1]}); they are recorded under /failures in {outcome.path}"
+        )
 
 
 def _product(axes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
@@ -131,48 +145,24 @@ def _product(axes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
     return list(itertools.product(*axes)) if axes else [()]
 
 
-def run_sweep(tasks, skipped, writer, executor, search) -> None:
-    """Submit the scans, grouped by initialization, to a started executor; write each result
-    as it arrives (this process is the file's only writer)."""
+def run_sweep(planned, components, executor):
+    """Run a planned study through a started executor with a bar per scan, then print the
+    constants of every point and the counts."""
     from rich.console import Console
     from rich.progress import Progress, TextColumn
 
-    from phasebench.cli.tables import constants_table
-    from phasebench.probe.driver import write_result
-    from phasebench.probe.task import group_by_init, run_group_task
-    from phasebench.results.points import finalize
+    from phasebench.probe.study import execute, open_file
 
     console = Console(stderr=True)
-    if skipped:
-        console.print(f"resume: {skipped} complete scans already in {literal(writer.path)}")
-    groups = group_by_init(tasks)
-    counts = {"done": 0, "failed": 0}
+    note_plan(planned, console)
+    writer = open_file(planned)  # a disk that cannot hold it: one line, before the bar
     columns = progress_columns(
         TextColumn("failed {task.fields[failed]} running {task.fields[running]}")
     )
     with Progress(*columns, console=console) as progress:
-        bar = progress.add_task("scans", total=len(tasks), failed=0, running=0)
-        for outcome in executor.submit_all(run_group_task, groups):
-            group = outcome.task
-            if outcome.ok:
-                for task, result in zip(group, outcome.value, strict=True):
-                    write_result(writer, task, result)
-                counts["done"] += len(group)
-            else:
-                for task in group:
-                    writer.write_failure(
-                        task.task_id, task.describe(), outcome.error.line(), outcome.attempts
-                    )
-                counts["failed"] += len(group)
-                console.print(
-                    f"[red]failed[/red] after {outcome.attempts} attempts: "
-                    + literal(outcome.error.line())
-                )
-            progress.update(
-                bar, advance=len(group), failed=counts["failed"], running=executor.in_flight
-            )
-    points = finalize(writer)
-    out = Console()
-    out.print(constants_table(points))
-    summary = f"{counts['done']} scans done, {counts['failed']} failed, {skipped} skipped"
-    out.print(f"{summary}; results: {literal(writer.path)}")
+        bar = SweepBar(progress, planned, executor)
+        outcome = execute(planned, components, executor, writer=writer, on_outcome=bar.on_outcome)
+    print_tables(planned, outcome, phases=False)
+    summary = f"{outcome.done} scans done, {outcome.failed} failed, {outcome.skipped} skipped"
+    Console().print(f"{summary}; results: {literal(outcome.path)}")
+    return outcome

@@ -12,9 +12,8 @@ from typing import Any
 
 from phasebench import kinds
 from phasebench.config import ComponentSpec, ProbeConfig
-from phasebench.errors import UsageError
+from phasebench.errors import ParameterError
 from phasebench.plugins import Components
-from phasebench.probe.problem import check_sizes
 from phasebench.probe.scan import Search
 from phasebench.probe.task import ScanTask
 from phasebench.results.schema import scan_record
@@ -34,15 +33,14 @@ class Choices:
 
 def template(components: Components, choices: Choices, **protocol: Any) -> ProbeConfig:
     """A ProbeConfig with every component's options complete; unknown names and options fail
-    with one line (the registry's messages)."""
+    with one line (the registry's messages). The protocol's numbers are checked with the rest
+    of the plan (``phasebench.probe.study.plan``)."""
     specs = {}
     for field_name, kind in FIELD_KINDS.items():
         registration = components.get(kind, choices.names[field_name])
         given = choices.options.get(field_name, {})
         specs[field_name] = ComponentSpec.of(registration.name, registration.options(given))
-    config = ProbeConfig(**specs, **protocol)
-    check_sizes(config)
-    return config
+    return ProbeConfig(**specs, **protocol)
 
 
 def expand(
@@ -76,9 +74,11 @@ def tasks_for(
     is what the results file at ``path`` holds (``load(path)["scans"]``)."""
     present = [c.scan_id for c in configs if c.scan_id in scans]
     if present and not resume:
-        raise UsageError(
-            f"{path} already holds {len(present)} of these scans; pass --resume to "
-            "skip what is done, or another --out"
+        raise ParameterError(
+            f"{path} already holds {len(present)} of these scans; pass resume to "
+            "skip what is done, or another out",
+            "resume",
+            "out",
         )
     tasks, skipped = [], 0
     for config in configs:

@@ -3,8 +3,9 @@ and its fixed batches, the loss, the initialized model and its optimizer and est
 
 from __future__ import annotations
 
-import functools
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,36 +14,68 @@ import torch
 from phasebench import kinds
 from phasebench.config import ComponentSpec, ProbeConfig
 from phasebench.data import Split
-from phasebench.errors import UsageError
+from phasebench.errors import ComponentError, ParameterError, PhasebenchError
 from phasebench.hessian.operator import resolve_dtype
-from phasebench.plugins import Components, components
+from phasebench.plugins import Components
+from phasebench.registry import Registration
 
 #: The fixed sharpness and loss batches are drawn with this seed, the same for every
 #: initialization and SGD seed, so lambda0 and L0 of different seeds are comparable.
 DATA_SEED = 0
 #: Forward passes over the loss batch go in chunks of this many examples.
 CHUNK = 4096
+#: Seeds are stored as int64 and the probe draws from seed + 1: the largest seed allowed.
+MAX_SEED = 2**63 - 2
 
 
 def resolve_device(device: str) -> torch.device:
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise UsageError(f"unknown device {device!r}; use cpu or cuda")
+        raise ParameterError(f"unknown device {device!r}; use cpu or cuda", "device")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for but no CUDA GPU is available; use cpu")
+        raise ParameterError(
+            "device cuda was asked for but no CUDA GPU is available; use cpu", "device"
+        )
     return torch.device(device)
 
 
-@functools.lru_cache(maxsize=4)
-def _load_split(name: str, options: tuple, data_dir: str | None, split: str) -> Split:
-    spec = ComponentSpec(name, options)
-    loader = components().load("dataset", name)
-    return loader(split, data_dir=data_dir, **spec.opts())
+#: Loaded splits, the most recent last: every scan of a sweep in this process reuses them.
+_SPLITS: dict[tuple, Split] = {}
+_SPLITS_KEPT = 4
 
 
-def load_split(spec: ComponentSpec, data_dir: str | None = None, split: str = "train") -> Split:
+def load_split(
+    registration: Registration,
+    spec: ComponentSpec,
+    data_dir: str | None = None,
+    split: str = "train",
+) -> Split:
     """A dataset split, cached per process (every scan of a sweep reuses it)."""
     data_dir = data_dir or os.environ.get("PHASEBENCH_DATA") or None
-    return _load_split(spec.name, spec.options, data_dir, split)
+    target = registration.target if isinstance(registration.target, str) else id(registration)
+    key = (registration.name, target, spec.options, data_dir, split)
+    if key not in _SPLITS:
+        loader = registration.load()
+        _SPLITS[key] = call_component(registration, loader, split, data_dir=data_dir, **spec.opts())
+        while len(_SPLITS) > _SPLITS_KEPT:
+            del _SPLITS[next(iter(_SPLITS))]
+    return _SPLITS[key]
+
+
+def call_component(registration: Registration, target: Callable[..., Any], *args, **kwargs):
+    """``target(*args, **kwargs)``; an error it raises becomes one line naming the component and
+    its plugin (a PhasebenchError, which already names the problem, passes through)."""
+    try:
+        return target(*args, **kwargs)
+    except PhasebenchError:
+        raise
+    except Exception as exc:
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else ""
+        where = f"plugin {registration.plugin!r}" if registration.plugin else "no plugin"
+        raise ComponentError(
+            f"{registration.kind} {registration.name!r} ({where}) raised "
+            f"{type(exc).__name__}{': ' + first if first else ''}; fix its options or the plugin"
+        ) from exc
 
 
 @dataclass
@@ -52,6 +85,7 @@ class Problem:
 
     config: ProbeConfig
     components: Components
+    registrations: dict[str, Registration]  # by ProbeConfig field
     train: Split
     inputs: torch.Tensor
     targets: torch.Tensor
@@ -62,12 +96,32 @@ class Problem:
     loss: Any
     dtype: torch.dtype
     device: torch.device
+    name_errors: bool = False  # a component that raises: one line naming it and its plugin
 
     @classmethod
-    def build(cls, config: ProbeConfig, data_dir: str | None = None) -> Problem:
-        comps = components()
-        train, dtype, device = preflight(config, data_dir)
-        loss = comps.load("loss", config.loss.name)(**config.loss.opts())
+    def build(
+        cls,
+        config: ProbeConfig,
+        components: Components,
+        data_dir: str | None = None,
+        name_errors: bool = False,
+    ) -> Problem:
+        """Build a scan's problem from a configuration that ``preflight`` accepted (a plan
+        validates its configurations once; this does not check them again). With
+        ``name_errors``, a component that raises is a ``ComponentError`` naming it."""
+        registrations = {
+            kind.field: components.get(kind.name, getattr(config, kind.field).name)
+            for kind in kinds.probe_kinds()
+            if getattr(config, kind.field) is not None
+        }
+        dtype, device = resolve_dtype(config.dtype), torch.device(config.device)
+        train = load_split(registrations["dataset"], config.dataset, data_dir)
+        loss_registration = registrations["loss"]
+        make_loss = loss_registration.load()
+        if name_errors:
+            loss = call_component(loss_registration, make_loss, **config.loss.opts())
+        else:
+            loss = make_loss(**config.loss.opts())
         targets = loss.encode_targets(train.labels, train.num_classes)
         if targets.is_floating_point():
             targets = targets.to(dtype)
@@ -78,7 +132,8 @@ class Problem:
         fixed = order[: config.loss_examples].to(device)
         return cls(
             config=config,
-            components=comps,
+            components=components,
+            registrations=registrations,
             train=train,
             inputs=inputs,
             targets=targets,
@@ -89,27 +144,33 @@ class Problem:
             loss=loss,
             dtype=dtype,
             device=device,
+            name_errors=name_errors,
         )
+
+    def _call(self, field: str, *args, **kwargs):
+        registration = self.registrations[field]
+        if self.name_errors:
+            return call_component(registration, registration.load(), *args, **kwargs)
+        return registration.load()(*args, **kwargs)
 
     # -- the model -------------------------------------------------------------------------
     def initial_model(self) -> torch.nn.Module:
         """Build and initialize the model; the same seed gives the same weights, bit for bit."""
         spec, init = self.config.model, self.config.init
-        build = self.components.load("model", spec.name)
-        initialize = self.components.load("initialization", init.name)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)  # for anything a builder draws itself
-            model = build(self.train.input_shape, self.train.num_classes, **spec.opts())
+            model = self._call(
+                "model", self.train.input_shape, self.train.num_classes, **spec.opts()
+            )
             generator = torch.Generator().manual_seed(self.config.seed)
-            model = initialize(model, generator, **init.opts())
+            model = self._call("init", model, generator, **init.opts())
         return model.to(device=self.device, dtype=self.dtype)
 
     def optimizer(self, model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
-        make = self.components.load("optimizer", self.config.optimizer.name)
-        return make(model.parameters(), lr, **self.config.optimizer.opts())
+        return self._call("optimizer", model.parameters(), lr, **self.config.optimizer.opts())
 
     def estimator(self):
-        return self.components.load("estimator", self.config.estimator.name)
+        return self.registrations["estimator"].load()
 
     # -- batches -----------------------------------------------------------------------------
     def sharpness_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,47 +206,72 @@ class Problem:
 
 
 def preflight(
-    config: ProbeConfig, data_dir: str | None = None
+    config: ProbeConfig, components: Components, data_dir: str | None = None
 ) -> tuple[Split, torch.dtype, torch.device]:
-    """Everything that can be wrong with a configuration, checked before any work starts:
-    component names and options, the protocol's numbers, dtype, device and the data's size.
-    Returns the training split, the dtype and the device."""
-    comps = components()
+    """Everything that can be wrong with a configuration, checked before any work starts, with
+    the registries given: component names and options, the protocol's numbers, dtype, device
+    and the data's size. Returns the training split, the dtype and the device."""
+    registrations = {}
     for kind in kinds.probe_kinds():
         spec: ComponentSpec | None = getattr(config, kind.field)
         if spec is not None:  # unknown names/options: one line
-            comps.get(kind.name, spec.name).options(spec.opts())
+            registrations[kind.field] = components.get(kind.name, spec.name)
+            registrations[kind.field].options(spec.opts())  # each value checked, nan too
     check_sizes(config)
+    check_finite(config.to_dict())
     dtype = resolve_dtype(config.dtype)
     device = resolve_device(config.device)
-    train = load_split(config.dataset, data_dir)
+    train = load_split(registrations["dataset"], config.dataset, data_dir)
     n = len(train)
-    for what, size in (
-        ("--batch-size", config.batch_size),
-        ("--sharpness-examples", config.sharpness_examples),
-        ("--loss-examples", config.loss_examples),
-    ):
+    for what in ("batch_size", "sharpness_examples", "loss_examples"):
+        size = getattr(config, what)
         if size > n:
-            raise UsageError(
+            raise ParameterError(
                 f"{what} {size} is larger than the {n} training examples of "
-                f"{config.dataset.name}; pass {what} {n} or less"
+                f"{config.dataset.name}; pass {what} {n} or less",
+                what,
             )
     return train, dtype, device
 
 
+def check_finite(data: dict[str, Any], prefix: str = "") -> None:
+    """Every number of a configuration is finite: it is hashed into the run's name (canonical
+    JSON has no nan or inf) and stored. Names the dotted key (``estimator.options.tol``)."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            check_finite(value, f"{prefix}{key}.")
+        elif isinstance(value, float) and not math.isfinite(value):
+            name = f"{prefix}{key}".replace(".options.", " option ")
+            raise ParameterError(f"{name} must be a finite number, got {value}", f"{prefix}{key}")
+
+
 def check_sizes(config: ProbeConfig) -> None:
     """The protocol's numbers, checked before anything is built."""
-    if not config.c > 0:
-        raise UsageError(f"c must be positive, got {config.c}; pass --c with values above 0")
-    for what, value in (
-        ("--steps", config.steps),
-        ("--batch-size", config.batch_size),
-        ("--sharpness-examples", config.sharpness_examples),
-        ("--loss-examples", config.loss_examples),
-    ):
+    from phasebench.probe.grid import MAX_C, MAX_X
+
+    if not 0 < config.c <= MAX_C:
+        raise ParameterError(
+            f"c must be positive and at most 2^{MAX_X:g}, got {config.c}; pass values of c in "
+            "that range",
+            "c",
+        )
+    for what in ("seed", "sgd_seed"):
+        value = getattr(config, what)
+        if not 0 <= value <= MAX_SEED:
+            raise ParameterError(
+                f"{what} {value} is out of range; seeds are integers from 0 to {MAX_SEED}", what
+            )
+    for what in ("steps", "batch_size", "sharpness_examples", "loss_examples"):
+        value = getattr(config, what)
         if value < 1:
-            raise UsageError(f"{what} must be at least 1, got {value}")
+            raise ParameterError(f"{what} must be at least 1, got {value}", what)
     if config.barrier_points < 2:
-        raise UsageError(f"barrier points must be at least 2, got {config.barrier_points}")
-    if not config.divergence_threshold > 0:
-        raise UsageError("the divergence threshold must be positive")
+        raise ParameterError(
+            f"barrier_points must be at least 2, got {config.barrier_points}", "barrier_points"
+        )
+    if not 0 < config.divergence_threshold < math.inf:
+        raise ParameterError(
+            "divergence_threshold must be a positive finite number (a run diverged when its "
+            f"loss is above it), got {config.divergence_threshold}",
+            "divergence_threshold",
+        )

@@ -13,49 +13,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from phasebench.analysis import phases
 from phasebench.analysis.phases import Constant, RunSummary, critical_constants
 from phasebench.config import ProbeConfig
-from phasebench.errors import UsageError
+from phasebench.plugins import Components
 from phasebench.probe import trajectory
-from phasebench.probe.grid import Grid
+from phasebench.probe.grid import Search
 from phasebench.probe.problem import Problem
 from phasebench.results.records import RunRecord, ScanRecord
-
-MODES = ("grid", "bisect")
-
-
-@dataclass(frozen=True)
-class Search:
-    mode: str = "grid"
-    grid: Grid = field(default_factory=Grid)
-    tol: float = 0.05  # bisect: bracket width in x = log2 c
-    coarse_step: float = 1.0  # bisect: x step of the coarse pass
-    sharp_eps: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise UsageError(f"unknown --search {self.mode!r}; use grid or bisect")
-        if self.mode == "bisect" and self.grid.values:
-            raise UsageError("--search bisect needs an x range (--x-min/--x-max), not --c values")
-        if not self.tol > 0 or not self.coarse_step > 0:
-            raise UsageError("--tol and the coarse step must be positive")
-
-    def to_dict(self) -> dict:
-        return {
-            "mode": self.mode,
-            "grid": self.grid.to_dict(),
-            "tol": self.tol,
-            "coarse_step": self.coarse_step,
-            "sharp_eps": self.sharp_eps,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> Search:
-        grid = Grid(**{**data["grid"], "values": tuple(data["grid"]["values"])})
-        return cls(data["mode"], grid, data["tol"], data["coarse_step"], data["sharp_eps"])
 
 
 @dataclass
@@ -69,6 +36,8 @@ class ScanOutcome:
 def run_scan(
     config: ProbeConfig,
     search: Search,
+    components: Components,
+    *,
     data_dir: str | None = None,
     done: Mapping[str, RunSummary] | None = None,
     known_start: ScanRecord | None = None,
@@ -77,7 +46,7 @@ def run_scan(
 ) -> ScanOutcome:
     """Run one scan; ``done`` maps run ids already finished (resume) to their summaries."""
     done = dict(done or {})
-    problem = Problem.build(config, data_dir)
+    problem = Problem.build(config, components, data_dir)
     begin = trajectory.start(problem, known_start)
     if on_start is not None:  # before any run: a file killed mid-scan still has lambda0
         on_start(begin.record)
@@ -127,4 +96,7 @@ def _bisect(search: Search, evaluate: Callable[[float], RunSummary], by_c) -> No
             lo, hi = math.log2(runs[hit - 1].c), math.log2(runs[hit].c)
             if hi - lo <= search.tol:
                 break
-            evaluate(2.0 ** round((lo + hi) / 2, 10))
+            middle = 2.0 ** round((lo + hi) / 2, 10)
+            if middle in by_c:  # the bracket is as narrow as x's rounding allows
+                break
+            evaluate(middle)

@@ -1,18 +1,21 @@
 """The work an executor ships: scans, described by plain picklable data.
 
-Executors call ``run_group_task(group)`` in a worker, a group being the scans of one
-initialization (one lambda0); it rebuilds everything from the configurations (never a live
-model) and returns plain records.
+Executors call a ``GroupRunner`` on each group, a group being the scans of one initialization
+(one lambda0); it rebuilds everything from the configurations (never a live model) and returns
+plain records. In the process that planned the study it uses the registries it was given and
+reports every run as it finishes; a copy pickled to a worker process carries neither and loads
+that process's plugins (the worker's edge, like the CLI's).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from phasebench.analysis.phases import Constant, RunSummary
 from phasebench.config import ProbeConfig
+from phasebench.plugins import Components
 from phasebench.probe.scan import Search, run_scan
 from phasebench.results.records import RunRecord, ScanRecord
 
@@ -51,11 +54,24 @@ def init_key(config: ProbeConfig) -> tuple[str, int]:
 
 
 def run_scan_task(
-    task: ScanTask, start: ScanRecord | None = None, on_start=None, on_run=None
+    task: ScanTask,
+    components: Components,
+    start: ScanRecord | None = None,
+    on_start=None,
+    on_run=None,
 ) -> ScanResult:
     """One scan. ``start``: lambda0 and L0 of the same initialization, measured by another scan."""
     known = task.known_start or (None if start is None else shared_start(start, task.config))
-    outcome = run_scan(task.config, task.search, task.data_dir, task.done, known, on_start, on_run)
+    outcome = run_scan(
+        task.config,
+        task.search,
+        components,
+        data_dir=task.data_dir,
+        done=task.done,
+        known_start=known,
+        on_start=on_start,
+        on_run=on_run,
+    )
     return ScanResult(outcome.start, outcome.runs, outcome.constants)
 
 
@@ -70,6 +86,7 @@ def group_by_init(tasks: list[ScanTask]) -> list[tuple[ScanTask, ...]]:
 
 def run_group(
     group: Sequence[ScanTask],
+    components: Components,
     on_start: Callable[[ScanRecord], None] | None = None,
     on_run: Callable[[ScanTask, RunRecord], None] | None = None,
 ) -> Iterator[tuple[ScanTask, ScanResult]]:
@@ -78,11 +95,59 @@ def run_group(
     start = next((t.known_start for t in group if t.known_start is not None), None)
     for task in group:
         runs = None if on_run is None else (lambda run, task=task: on_run(task, run))
-        result = run_scan_task(task, start, on_start=on_start, on_run=runs)
+        result = run_scan_task(task, components, start, on_start=on_start, on_run=runs)
         start = start or result.start
         yield task, result
 
 
+class Listener(Protocol):
+    """What a ``GroupRunner`` in the planning process reports as it goes (the results writer
+    and the progress display listen)."""
+
+    def scan_started(self, start: ScanRecord) -> None: ...
+
+    def run_finished(self, task: ScanTask, run: RunRecord) -> None: ...
+
+    def scan_finished(self, task: ScanTask, result: ScanResult) -> None: ...
+
+
+@dataclass(frozen=True)
+class GroupRunner:
+    """What an executor runs: ``runner(group)`` gives the results of the scans of one
+    initialization, lambda0 measured once.
+
+    ``components`` and ``listener`` serve the process that planned the study (the ``local``
+    executor): the study's registries, and every run reported the moment it finishes. Pickled
+    for another process, a runner keeps neither (see ``__reduce__``): a worker loads its own
+    plugins, and its results travel back whole.
+    """
+
+    components: Components | None = None
+    listener: Listener | None = None
+
+    def __call__(self, group: tuple[ScanTask, ...]) -> list[ScanResult]:
+        components = self.components
+        if components is None:  # a worker process: its edge, where the plugins are loaded
+            from phasebench import plugins
+
+            components = plugins.components()
+        listener = self.listener
+        results = []
+        for task, result in run_group(
+            group,
+            components,
+            on_start=None if listener is None else listener.scan_started,
+            on_run=None if listener is None else listener.run_finished,
+        ):
+            if listener is not None:
+                listener.scan_finished(task, result)
+            results.append(result)
+        return results
+
+    def __reduce__(self):
+        return (GroupRunner, ())
+
+
 def run_group_task(group: tuple[ScanTask, ...]) -> list[ScanResult]:
-    """What an executor runs: the scans of one initialization, lambda0 measured once."""
-    return [result for _, result in run_group(group)]
+    """The scans of one initialization, in a process that loads its own plugins."""
+    return GroupRunner()(group)

@@ -23,6 +23,7 @@ sys.path.insert(0, str(HERE))
 from experiments import EXPERIMENTS  # noqa: E402
 
 from phasebench.config import ProbeConfig  # noqa: E402
+from phasebench.plugins import components  # noqa: E402
 from phasebench.probe.constants import NAMES  # noqa: E402
 from phasebench.probe.problem import Problem  # noqa: E402
 from phasebench.probe.summary import (  # noqa: E402
@@ -117,7 +118,7 @@ def claim_uv() -> str:
         probe, closed = [], []
         for scan in p.scans:
             config = ProbeConfig.from_dict(scan.config)
-            model = Problem.build(config).initial_model()
+            model = Problem.build(config, components()).initial_model()
             u, v = (t.detach().double().flatten().numpy() for t in model.parameters())
             grid = sorted(r.c for r in scan.runs)
             closed.append(uv_loss_catapult_c(u, v, grid))
