@@ -205,3 +205,23 @@ def test_loading_and_listing_never_import_torch():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_malformed_lazy_reference_disables_only_its_plugin(add_entry_points, plugin_module):
+    """Issue 13 #10: one bad reference used to make every command exit 3."""
+    plugin_module(
+        "colonless_plugin",
+        """
+        from phasebench import hookimpl
+
+        @hookimpl
+        def register_models(register):
+            register("colonless", "no_colon_reference", description="no module:attr")
+        """,
+    )
+    add_entry_points(("colonless", "colonless_plugin"))
+    loaded = plugins.load_components(env={})
+    [failure] = loaded.failures
+    assert failure.name == "colonless" and "'package.module:attr'" in failure.error
+    assert "colonless" not in loaded.registry("model") and "fcn" in loaded.registry("model")
+    assert "colonless" not in {p.name for p in loaded.plugins}

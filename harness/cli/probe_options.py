@@ -120,6 +120,22 @@ COMPONENT_OPTIONS_HELP = (
 )
 
 
+def component_options_help() -> str:
+    """The epilog of ``run`` and ``sweep --help``: the rule, then every option of the default
+    components as their plugins declare it (``phasebench list KIND NAME`` for the others)."""
+    from phasebench.cli.component_options import options_help
+    from phasebench.plugins import components
+
+    found = components()
+    lines = [COMPONENT_OPTIONS_HELP, "", "Options of the default components:", ""]
+    for kind in kinds.probe_kinds():
+        if kind.default in found.registry(kind.name):
+            declared = options_help(found.get(kind.name, kind.default), sep="; ")
+            if declared:
+                lines.append(f"- {kind.flag} {kind.default}: {declared}")
+    return "\n".join(lines)
+
+
 def _defaults(cls: type) -> dict[str, Any]:
     out = {}
     for f in fields(cls):

@@ -10,9 +10,9 @@ import typer
 
 from phasebench.cli.markup import literal
 from phasebench.cli.probe_options import (
-    COMPONENT_OPTIONS_HELP,
     EXTRA_OPTIONS,
     ProbeArgs,
+    component_options_help,
     flag_names,
     prepare,
     probe_command,
@@ -22,7 +22,7 @@ from phasebench.cli.probe_options import (
 commands = typer.Typer()
 
 
-@commands.command("run", context_settings=EXTRA_OPTIONS, epilog=COMPONENT_OPTIONS_HELP)
+@commands.command("run", context_settings=EXTRA_OPTIONS, epilog=component_options_help())
 @probe_command
 def run(ctx: typer.Context, probe: ProbeArgs) -> None:
     """Run the phase probe: measure lambda0, train 10 steps at eta = c / lambda0 for each c,

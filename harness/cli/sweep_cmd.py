@@ -13,10 +13,10 @@ import typer
 
 from phasebench.cli.markup import literal
 from phasebench.cli.probe_options import (
-    COMPONENT_OPTIONS_HELP,
     EXTRA_OPTIONS,
     PROBE,
     ProbeArgs,
+    component_options_help,
     flag_names,
     prepare,
     probe_command,
@@ -36,7 +36,7 @@ commands = typer.Typer()
 EXECUTION = "execution"
 
 
-@commands.command("sweep", context_settings=EXTRA_OPTIONS, epilog=COMPONENT_OPTIONS_HELP)
+@commands.command("sweep", context_settings=EXTRA_OPTIONS, epilog=component_options_help())
 @probe_command
 def sweep(
     ctx: typer.Context,
