@@ -51,6 +51,20 @@ def test_import_linter_contract_holds():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_every_package_of_the_tree_is_in_the_wheel():
+    """pyproject lists the packages by hand (harness/ -> phasebench, plugins/ ->
+    phasebench_builtins): a new subpackage left out installs in editable mode and then is
+    missing from `pip install phasebench`."""
+    text = (REPO / "pyproject.toml").read_text()
+    listed = set(re.findall(r'^\s+"(phasebench[\w.]*)",$', text.split("packages = [")[1], re.M))
+    found = {
+        ".".join([root, *init.parent.relative_to(REPO / folder).parts])
+        for folder, root in (("harness", "phasebench"), ("plugins", "phasebench_builtins"))
+        for init in (REPO / folder).rglob("__init__.py")
+    }
+    assert found == listed
+
+
 def test_builtins_are_registered_through_entry_points_only():
     text = (REPO / "pyproject.toml").read_text()
     declared = set(re.findall(r'^builtin-\S+ = "(phasebench_builtins\.\w+)"', text, re.M))
