@@ -231,6 +231,7 @@ def test_a_file_from_other_settings_is_named_when_a_study_goes_beside_it(tmp_pat
         (["--search", "bisect", "--bisect-tol", "nan"], "--bisect-tol must be a number from"),
         (["--seeds", "9223372036854775808,"], "--seeds 9223372036854775808 is out of range"),
         (["--seeds", ","], "--seeds ',' names no seed"),
+        (["--seeds", "99999999999999999999"], "asks for more than 10000 seeds"),
         (["--sharp-eps", "-1"], "--sharp-eps must be a number >= 0"),
     ],
 )

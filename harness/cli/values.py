@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from phasebench.errors import UsageError
 
+#: ``--seeds N`` runs seeds 0..N-1; a count beyond this is a typo, not a study.
+MAX_SEED_COUNT = 10_000
+
 
 def parse_seeds(text: str, what: str = "--seeds") -> tuple[int, ...]:
     """``"3"`` means seeds 0, 1, 2; ``"0,5,7"`` names them."""
@@ -14,6 +17,11 @@ def parse_seeds(text: str, what: str = "--seeds") -> tuple[int, ...]:
             count = int(text)
             if count < 1:
                 raise UsageError(f"{what} {count}: need at least one seed; pass {what} 1 or more")
+            if count > MAX_SEED_COUNT:
+                raise UsageError(
+                    f"{what} {count} asks for more than {MAX_SEED_COUNT} seeds; pass a smaller "
+                    f"count, or name the seeds: {what} 0,5,7"
+                )
             return tuple(range(count))
         seeds = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
