@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from phasebench import kinds
+from phasebench.cli.component_options import kind_of
 from phasebench.cli.loading import load_components
 from phasebench.cli.markup import literal
 from phasebench.errors import UsageError
@@ -143,10 +144,6 @@ class Options:
     def say_notes(self) -> None:
         for note in self.notes:
             typer.echo(note, err=True)
-
-
-def kind_of(role: str) -> str:
-    return kinds.of_field(role).name
 
 
 def check_examples(examples: int) -> None:
