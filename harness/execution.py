@@ -36,8 +36,6 @@ SINGLE_THREAD_ENV: dict[str, str] = {
     "OPENBLAS_NUM_THREADS": "1",
 }
 
-DEFAULT_RETRIES = 2
-
 
 @dataclass(frozen=True)
 class TaskError:

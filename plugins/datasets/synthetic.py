@@ -13,21 +13,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from phasebench.errors import UsageError
 from phasebench_builtins.datasets.preprocess import check_dtype, check_split
 
 if TYPE_CHECKING:  # pragma: no cover
     from phasebench.data import Split
 
 _STREAMS = {"train": 1, "test": 2}
-
-
-def _positive(dataset: str, **values: int) -> None:
-    for key, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise UsageError(
-                f"dataset {dataset!r}: {key} must be a positive integer, got {value!r}"
-            )
 
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
@@ -66,7 +57,6 @@ def gaussian(
     """
     check_split(split, "gaussian")
     check_dtype(dtype, "gaussian")
-    _positive("gaussian", n_train=n_train, n_test=n_test, dim=dim, classes=classes)
     n = n_train if split == "train" else n_test
     means = _rng(seed, 0).normal(scale=float(separation) / np.sqrt(dim), size=(classes, dim))
     rng = _rng(seed, _STREAMS[split])
@@ -94,7 +84,6 @@ def teacher(
     """
     check_split(split, "teacher")
     check_dtype(dtype, "teacher")
-    _positive("teacher", n_train=n_train, n_test=n_test, dim=dim, classes=classes, width=width)
     n = n_train if split == "train" else n_test
     problem = _rng(seed, 0)
     w1 = problem.normal(scale=np.sqrt(2.0 / dim), size=(width, dim))
