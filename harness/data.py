@@ -14,7 +14,8 @@ class Split:
     """One split of a dataset, preprocessed and in memory.
 
     ``inputs``: float tensor (N, C, H, W) for images or (N, D) for vectors.
-    ``labels``: int64 tensor (N,) of class indices (losses encode them: one-hot for MSE).
+    ``labels``: int64 tensor (N,) of class indices (losses encode them: one-hot for MSE), or,
+    with ``num_classes`` 1, the scalar regression targets (a float tensor).
     """
 
     inputs: torch.Tensor

@@ -52,7 +52,11 @@ class Option:
     ``type``: bool, int, float, str, list or dict (default: the default's type; a default of
     None with no type accepts any JSON value). ``choices``: the allowed values. ``ge``/``gt``/
     ``le``/``lt``: bounds for numbers (floats must also be finite). ``nullable``: None is
-    allowed besides values of the type (always so when the default is None).
+    allowed besides values of the type (always so when the default is None). ``since``: the
+    version of the plugin that added the option to a component that existed before it; such an
+    option is left out of a run's configuration (and so of its hashes) while it has its
+    default, so runs recorded before it existed keep their names and still resume. The default
+    must then reproduce what the component did without the option.
     """
 
     name: str
@@ -65,6 +69,7 @@ class Option:
     le: float | None = None
     lt: float | None = None
     nullable: bool = False
+    since: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -149,6 +154,8 @@ class Option:
                 out[bound] = getattr(self, bound)
         if self.nullable:
             out["nullable"] = True
+        if self.since is not None:
+            out["since"] = self.since
         return out
 
     def _bounds(self) -> list[str]:

@@ -82,6 +82,16 @@ class Registration:
             out[name] = self.option(name).check(value, f"{self.kind} {self.name!r}")
         return out
 
+    def stored(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The options as a configuration stores (and hashes) them: ``options(given)`` less
+        each option declared with ``since`` that has its default, so adding an option to a
+        component renames none of its earlier runs. ``options`` merges them back in."""
+        out = self.options(given)
+        for option in self.declared:
+            if option.since is not None and out[option.name] == option.default:
+                del out[option.name]
+        return out
+
     def describe(self) -> dict[str, Any]:
         """A JSON-able summary (what ``phasebench list --json`` prints)."""
         return {

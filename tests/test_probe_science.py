@@ -4,18 +4,25 @@ the ordering of the constants, bisection against the grid."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from probe_support import assert_ordered, config, uv_config
 
+from phasebench.config import ComponentSpec
 from phasebench.plugins import components
 from phasebench.probe import trajectory
 from phasebench.probe.grid import Grid
 from phasebench.probe.problem import Problem
 from phasebench.probe.scan import Search, run_scan
-from phasebench.theory import uv_hessian_top, uv_loss_catapult_c, uv_recursion
+from phasebench.theory import (
+    uv_hessian_top,
+    uv_hessian_top_of,
+    uv_loss_catapult_c,
+    uv_recursion,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -139,3 +146,51 @@ def test_at_criticality_the_catapult_moves_up_and_the_sharpness_falls_more_with_
     )
     at_one = {k: next(r for r in o.summaries if r.c == 1.0) for k, o in outcomes.items()}
     assert at_one[8 / 32].sharp_ratio_max < at_one[2 / 128].sharp_ratio_max < 1.0
+
+
+def _gd_on_vectors(u, v, eta, steps, x, y):
+    """Gradient descent on (f - y)^2 / 2 written on the vectors themselves, in float64."""
+    n = len(u)
+    f_t, lam_t, top_t = [], [], []
+    for _ in range(steps + 1):
+        f = float(v @ u) * x / math.sqrt(n)
+        f_t.append(f)
+        lam_t.append(x * x * float(u @ u + v @ v) / n)
+        top_t.append(uv_hessian_top(u, v, x, y))
+        a = eta * (f - y) * x / math.sqrt(n)
+        u, v = u - a * v, v - a * u
+    return np.array(f_t), np.array(lam_t), np.array(top_t)
+
+
+@pytest.mark.parametrize(("x", "y"), [(1.0, 0.0), (1.0, 1.5), (0.7, -2.0)])
+def test_the_uv_recursion_and_its_hessian_top_are_gradient_descent_exactly(x, y):
+    rng = np.random.default_rng(3)
+    n = 40
+    u, v = rng.normal(size=n), rng.normal(size=n)
+    eta = 1.3 / uv_hessian_top(u, v, x, y)
+    f, lam, top = _gd_on_vectors(u, v, eta, 25, x, y)
+    rec_f, rec_lam = uv_recursion(
+        float(v @ u) * x / math.sqrt(n), float(u @ u + v @ v) / n, eta, n, 25, x, y
+    )
+    np.testing.assert_allclose(rec_f, f, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(rec_lam, lam, rtol=1e-9)
+    np.testing.assert_allclose(uv_hessian_top_of(rec_f, rec_lam, n, x, y), top, rtol=1e-9)
+
+
+def test_the_uv_probe_with_a_target_follows_the_recursion():
+    y = 1.5
+    config = uv_config(width=64, seed=1)
+    config = replace(
+        config, dataset=ComponentSpec.of("single-example", {**config.dataset.opts(), "y": y})
+    )
+    problem = Problem.build(config, components())
+    u, v = _uv_weights(problem)
+    n = len(u)
+    begin = trajectory.start(problem)
+    assert begin.record.lambda0 == pytest.approx(uv_hessian_top(u, v, 1.0, y), rel=1e-9)
+    run = trajectory.run(problem, begin, 1.8)
+    f, lam = uv_recursion(
+        float(v @ u) / math.sqrt(n), float(u @ u + v @ v) / n, run.eta, n, 10, y=y
+    )
+    np.testing.assert_allclose(run.loss, (f - y) ** 2 / 2, rtol=1e-8)
+    np.testing.assert_allclose(run.sharpness, uv_hessian_top_of(f, lam, n, y=y), rtol=1e-7)

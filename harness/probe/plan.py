@@ -39,7 +39,7 @@ def template(components: Components, choices: Choices, **protocol: Any) -> Probe
     for field_name, kind in FIELD_KINDS.items():
         registration = components.get(kind, choices.names[field_name])
         given = choices.options.get(field_name, {})
-        specs[field_name] = ComponentSpec.of(registration.name, registration.options(given))
+        specs[field_name] = ComponentSpec.of(registration.name, registration.stored(given))
     return ProbeConfig(**specs, **protocol)
 
 

@@ -55,7 +55,8 @@ def load_split(
     key = (registration.name, target, spec.options, data_dir, split)
     if key not in _SPLITS:
         loader = registration.load()
-        _SPLITS[key] = call_component(registration, loader, split, data_dir=data_dir, **spec.opts())
+        options = registration.options(spec.opts())
+        _SPLITS[key] = call_component(registration, loader, split, data_dir=data_dir, **options)
         while len(_SPLITS) > _SPLITS_KEPT:
             del _SPLITS[next(iter(_SPLITS))]
     return _SPLITS[key]
@@ -118,10 +119,11 @@ class Problem:
         train = load_split(registrations["dataset"], config.dataset, data_dir)
         loss_registration = registrations["loss"]
         make_loss = loss_registration.load()
+        loss_options = loss_registration.options(config.loss.opts())
         if name_errors:
-            loss = call_component(loss_registration, make_loss, **config.loss.opts())
+            loss = call_component(loss_registration, make_loss, **loss_options)
         else:
-            loss = make_loss(**config.loss.opts())
+            loss = make_loss(**loss_options)
         targets = loss.encode_targets(train.labels, train.num_classes)
         if targets.is_floating_point():
             targets = targets.to(dtype)
@@ -147,6 +149,11 @@ class Problem:
             name_errors=name_errors,
         )
 
+    def options(self, field: str) -> dict:
+        """The options the component of ``field`` receives: its stored options with the
+        defaults of those it declared later (``Option(since=...)``) merged back in."""
+        return self.registrations[field].options(getattr(self.config, field).opts())
+
     def _call(self, field: str, *args, **kwargs):
         registration = self.registrations[field]
         if self.name_errors:
@@ -156,18 +163,17 @@ class Problem:
     # -- the model -------------------------------------------------------------------------
     def initial_model(self) -> torch.nn.Module:
         """Build and initialize the model; the same seed gives the same weights, bit for bit."""
-        spec, init = self.config.model, self.config.init
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)  # for anything a builder draws itself
             model = self._call(
-                "model", self.train.input_shape, self.train.num_classes, **spec.opts()
+                "model", self.train.input_shape, self.train.num_classes, **self.options("model")
             )
             generator = torch.Generator().manual_seed(self.config.seed)
-            model = self._call("init", model, generator, **init.opts())
+            model = self._call("init", model, generator, **self.options("init"))
         return model.to(device=self.device, dtype=self.dtype)
 
     def optimizer(self, model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
-        return self._call("optimizer", model.parameters(), lr, **self.config.optimizer.opts())
+        return self._call("optimizer", model.parameters(), lr, **self.options("optimizer"))
 
     def estimator(self):
         return self.registrations["estimator"].load()

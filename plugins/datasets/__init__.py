@@ -72,6 +72,10 @@ def register_datasets(register):
     register(
         "single-example",
         "phasebench_builtins.datasets.synthetic:single_example",
-        description="the catapult theory's problem: one example x (shape (1,)), target 0",
-        options=[Option("x", 1.0, "the one input"), _DTYPE],
+        description="the catapult theory's problem: one example x (shape (1,)), target y",
+        options=[
+            Option("x", 1.0, "the one input"),
+            Option("y", 0.0, "its target (0: the catapult paper's problem)", since="0.2"),
+            _DTYPE,
+        ],
     )

@@ -30,9 +30,11 @@ def _split(inputs: np.ndarray, labels: np.ndarray, classes: int, name: str, dtyp
 
     from phasebench.data import Split
 
+    # class indices, or with one class the scalar regression targets themselves
+    labels = labels.astype(np.int64) if classes > 1 else np.asarray(labels, dtype=dtype)
     return Split(
         torch.from_numpy(np.ascontiguousarray(inputs, dtype=dtype)),
-        torch.from_numpy(labels.astype(np.int64)),
+        torch.from_numpy(labels),
         classes,
         name,
     )
@@ -98,13 +100,16 @@ def single_example(
     data_dir: str | Path | None = None,
     *,
     x: float,
+    y: float,
     dtype: str,
 ) -> Split:
-    """The catapult theory's problem: one example, input ``x`` (shape (1,)), target 0.
+    """The catapult theory's problem: one example, input ``x`` (shape (1,)), target ``y``.
 
-    ``num_classes`` is 1: the ``mse`` loss then uses the label itself (0.0) as a scalar target,
-    so with the ``uv`` model the loss is f^2 / 2 with f = v^T u x / sqrt(n).
+    ``num_classes`` is 1: the ``mse`` loss then uses the label itself as a scalar target, so
+    with the ``uv`` model the loss is (f - y)^2 / 2 with f = v^T u x / sqrt(n). ``y = 0`` is the
+    catapult paper's problem; a nonzero target gives the later regimes (progressive sharpening
+    and the edge of stability, Kalra, He & Barkeshli 2023).
     """
     check_split(split, "single-example")
     check_dtype(dtype, "single-example")
-    return _split(np.array([[x]]), np.zeros(1, dtype=np.int64), 1, "single-example", dtype)
+    return _split(np.array([[x]]), np.array([y]), 1, "single-example", dtype)
