@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bare-check:
 	PYTHON="$(PYTHON)" bash .ci/bare-check "$(TORCH)"

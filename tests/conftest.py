@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from importlib import metadata
@@ -9,6 +10,13 @@ from importlib import metadata
 import pytest
 
 from phasebench import plugins
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # ``make test`` runs one worker per core: each takes one core, so torch's own threads do
+    # not oversubscribe the machine (tests that time things set one thread themselves)
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
