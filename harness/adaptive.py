@@ -1,0 +1,78 @@
+"""What an adaptive optimizer declares so that its preconditioned sharpness can be measured.
+
+An optimizer component (``register_optimizers``) that preconditions its steps decorates its
+factory ``make(params, lr, **options)`` with ``@adaptive(preconditioner=..., threshold=...)``:
+
+- ``preconditioner(optimizer) -> torch.Tensor``: the diagonal of P, flat, one entry per
+  parameter in the optimizer's order (``param_groups``, then their ``params``), positive, as
+  it will precondition the NEXT step (Adam: (1 - beta1^(t+1)) (sqrt(v_t / (1 - beta2^t)) + eps)).
+  It may raise ``phasebench.errors.UsageError`` where P is not defined yet (before a step).
+- ``threshold(optimizer) -> float``: the stability threshold of lambda_max(P^-1 H) for the
+  optimizer's current learning rate (Adam: (2 + 2 beta1) / (lr (1 - beta1)), 38 / lr at
+  beta1 = 0.9), and ``threshold_kind`` the formula as text.
+
+The decorated factory tags every optimizer it makes (``traits(optimizer)`` reads the tag), so
+``phasebench.hessian.curvature.build_operator("preconditioned", ..., optimizer=...)`` finds P
+whoever made the optimizer. No torch import here.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from phasebench.errors import UsageError
+
+#: The attribute a decorated factory sets on every optimizer it makes (and on itself).
+ATTRIBUTE = "phasebench_adaptive"
+
+
+@dataclass(frozen=True)
+class Adaptive:
+    """An adaptive optimizer's declaration (see the module's docstring)."""
+
+    preconditioner: Callable[[Any], Any]
+    threshold: Callable[[Any], float]
+    threshold_kind: str
+
+
+def adaptive(
+    *,
+    preconditioner: Callable[[Any], Any],
+    threshold: Callable[[Any], float],
+    threshold_kind: str,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare an optimizer factory adaptive; every optimizer it returns carries the tag."""
+    declared = Adaptive(preconditioner, threshold, threshold_kind)
+
+    def mark(make: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(make)
+        def tagged(*args: Any, **kwargs: Any) -> Any:
+            optimizer = make(*args, **kwargs)
+            setattr(optimizer, ATTRIBUTE, declared)
+            return optimizer
+
+        setattr(tagged, ATTRIBUTE, declared)
+        return tagged
+
+    return mark
+
+
+def traits(optimizer_or_factory: Any) -> Adaptive | None:
+    """The declaration of an optimizer (or of its factory); None for a non-adaptive one."""
+    declared = getattr(optimizer_or_factory, ATTRIBUTE, None)
+    return declared if isinstance(declared, Adaptive) else None
+
+
+def require(optimizer: Any) -> Adaptive:
+    """The declaration, or a one-line UsageError saying how to declare one."""
+    declared = traits(optimizer)
+    if declared is None:
+        raise UsageError(
+            f"the optimizer ({type(optimizer).__name__}) declares no preconditioner, so its "
+            "preconditioned sharpness is undefined; use an adaptive optimizer (adam) or declare "
+            "one with phasebench.adaptive.adaptive(preconditioner=..., threshold=...)"
+        )
+    return declared
