@@ -2,7 +2,7 @@
 the checks of each claim (computed here, from the files), the figures, and discussion.md.
 
 Every number in the report is read from a results file; nothing is typed in by hand except the
-published values of the paper (``PAPER`` below, from shared/paper.md).
+published values of the paper (``PAPER`` below, as docs/protocol.md lists them).
 """
 
 from __future__ import annotations
