@@ -8,6 +8,8 @@ points. The bisect search, the tables, ``show --json`` and the figures all call 
 - ``phasebench.analysis.aggregates``: ``Aggregate``, ``aggregate``, ``aggregate_values``.
 - ``phasebench.analysis.labels``: ``component_label``, ``point_label``, ``config_items``,
   ``describe``.
+- ``phasebench.analysis.regimes``: ``label`` (the four regimes of a long trajectory and its
+  edge-of-stability statistics), ``Regimes``, ``Regime``, ``Rules`` (docs/regimes.md).
 """
 
 from phasebench.analysis.aggregates import Aggregate, aggregate, aggregate_values
