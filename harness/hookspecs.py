@@ -110,6 +110,21 @@ def register_estimators(register):
 
 
 @hookspec
+def register_schedules(register):
+    """Register learning-rate schedules.
+
+    A schedule component is a callable ``make(eta, lambda0, steps, **options) -> eta_at``
+    where ``eta_at(t) -> float`` is the learning rate of the update taken at step t = 1..steps.
+    ``eta`` is the run's target c / lambda0, ``lambda0`` the curvature c is measured in (so
+    ``init_c / lambda0`` is a learning rate), ``steps`` the length of the run. ``eta_at`` is
+    deterministic and returns finite values >= 0 for every t in 1..steps. Options it cannot
+    take with this run (a warmup longer than ``steps``) raise ``phasebench.errors.UsageError``
+    (one line) from ``make``: the probe calls ``make`` before any work to check them. A config
+    without a schedule trains at ``eta`` throughout (``constant``).
+    """
+
+
+@hookspec
 def register_executors(register):
     """Register executors: what runs many probe tasks (in this process, processes, a cluster).
 

@@ -106,6 +106,18 @@ KINDS: tuple[Kind, ...] = (
         receives=("operator", "request"),
     ),
     Kind(
+        "schedule",
+        "schedules",
+        "register_schedules",
+        "Learning-rate schedule: eta_t from the target eta = c / lambda0.",
+        field="schedule",
+        default="constant",
+        optional=True,
+        label="schedule",
+        check="phasebench.testing.schedules:check_schedule",
+        receives=("eta", "lambda0", "steps"),
+    ),
+    Kind(
         "executor",
         "executors",
         "register_executors",

@@ -1,6 +1,6 @@
 """Adding an optional kind to the core's table renames no run: files written before it existed
-keep their run, scan and point ids, and resume. The table is read when phasebench.config is
-imported, so the check runs in a fresh process with one more kind in the table."""
+(before the schedule kind) keep their run, scan and point ids, and resume. The table is read
+when phasebench.config is imported, so the check runs in a fresh process."""
 
 from __future__ import annotations
 
@@ -12,12 +12,6 @@ from support import REPO
 
 CHECK = """
 import json, sys
-from phasebench import kinds
-from phasebench.kinds import Kind
-
-kinds.KINDS = (*kinds.KINDS, Kind("schedule", "schedules", "register_schedules",
-                                   "A learning-rate schedule.", field="schedule",
-                                   default="constant", optional=True))
 from phasebench.config import ComponentSpec, ProbeConfig
 from phasebench.results.reader import load
 

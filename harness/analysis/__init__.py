@@ -10,6 +10,7 @@ points. The bisect search, the tables, ``show --json`` and the figures all call 
   ``describe``.
 - ``phasebench.analysis.regimes``: ``label`` (the four regimes of a long trajectory and its
   edge-of-stability statistics), ``Regimes``, ``Regime``, ``Rules`` (docs/regimes.md).
+- ``phasebench.analysis.regime_text``: ``format_regimes``, a trace's regimes in one line.
 """
 
 from phasebench.analysis.aggregates import Aggregate, aggregate, aggregate_values

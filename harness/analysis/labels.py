@@ -24,11 +24,14 @@ def component_label(spec: Mapping[str, Any], leave_out: Sequence[str] = (), sep:
 
 
 def point_label(config: Mapping[str, Any]) -> str:
-    """The label a point is stored under: 'fcn(depth=2,width=64) he mse sgd on <dataset>'."""
-    return (
+    """The label a point is stored under: 'fcn(depth=2,width=64) he mse sgd on <dataset>', and
+    its schedule when it has one ('... schedule linear(init_c=0.01,warmup_steps=5)')."""
+    label = (
         f"{component_label(config['model'], sep=',')} {config['init']['name']} "
         f"{config['loss']['name']} {config['optimizer']['name']} on {config['dataset']['name']}"
     )
+    schedule = config.get("schedule")
+    return f"{label} schedule {component_label(schedule, sep=',')}" if schedule else label
 
 
 def config_items(config: Mapping[str, Any]) -> dict[str, str]:

@@ -29,7 +29,9 @@ def plot(
 ) -> None:
     """Plot a results file: loss and sharpness trajectories normalized by L0 and lambda0 (one
     curve per c) and the critical constants as a phase diagram (c on a log2 axis, the phases
-    shaded). Prints the path of every PNG written."""
+    shaded); for traces, each trace on a log step axis (sharpness with its threshold, loss,
+    the regimes shaded) and a summary of the regimes over c. Prints the path of every PNG
+    written."""
     from phasebench.plotting import plot_file
 
     sharp_eps = check_sharp_eps(sharp_eps)

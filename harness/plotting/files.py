@@ -16,6 +16,9 @@ from phasebench.plotting.phase_diagram import available_axes, phase_diagram_figu
 from phasebench.plotting.point_phases import point_phase_figure
 from phasebench.plotting.points import PointView, component_label, point_views, series_key
 from phasebench.plotting.style import DPI
+from phasebench.plotting.trace_fields import get, traces_of
+from phasebench.plotting.trace_summary import trace_summary_figure
+from phasebench.plotting.trace_trajectories import trace_figure
 from phasebench.plotting.trajectories import trajectory_figure
 from phasebench.results.reader import load
 
@@ -54,6 +57,8 @@ def plan(
       and 1/w (1/w alone for models without a depth).
     - The other points: one phase figure each, and when there are two or more of them, one
       diagram with a column per point.
+    - Traces (``phasebench trace``): each one's trajectories on a log step axis, and a
+      summary of their regimes over c.
     """
     views = point_views(loaded, sharp_eps)
     out: list[tuple[str, Callable[[], Figure]]] = []
@@ -91,6 +96,23 @@ def plan(
         out.append((f"phases-{_point_slug(view)}.png", partial(point_phase_figure, view)))
     if len(alone) >= 2:
         out.append(("phase-diagram-points.png", partial(phase_diagram_figure, alone, "index")))
+    return out + trace_plan(traces_of(loaded))
+
+
+def trace_plan(traces: list[Any]) -> list[tuple[str, Callable[[], Figure]]]:
+    """The figures of a file's traces: each trace's trajectories, and one summary over c (a
+    series per configuration) when there is any trace."""
+    out: list[tuple[str, Callable[[], Figure]]] = []
+    for trace in traces:
+        config = get(trace, "config") or {}
+        model = slug(component_label(config["model"])) if config.get("model") else "trace"
+        name = (
+            f"trace-{model}-c{get(trace, 'c'):g}-seed{config.get('seed', 0)}"
+            f"-sgd{config.get('sgd_seed', 0)}-{str(get(trace, 'trace_id', ''))[:6]}.png"
+        )
+        out.append((name, partial(trace_figure, trace)))
+    if traces:
+        out.append(("trace-summary.png", partial(trace_summary_figure, traces)))
     return out
 
 
@@ -109,8 +131,8 @@ def plot_file(
     without a finished run, raises ``UsageError``."""
     path = Path(path)
     loaded = load(path)
-    if not any(scan["runs"] for scan in loaded["scans"].values()):
-        raise UsageError(f"{path} holds no finished runs yet; nothing to plot")
+    if not any(scan["runs"] for scan in loaded["scans"].values()) and not traces_of(loaded):
+        raise UsageError(f"{path} holds no finished runs or traces yet; nothing to plot")
     out = Path(out_dir) if out_dir is not None else path.with_name(f"{path.stem}-plots")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a directory; pass another --out-dir")

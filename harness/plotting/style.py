@@ -47,6 +47,21 @@ CONSTANT_STYLE = {
     "c_max": ("#111111", "^", r"$c_{max}$"),
 }
 
+#: The regimes of a trace (``phasebench.analysis.regimes``), in the order a trajectory passes
+#: them, with the colour of their shaded span and of their markers in the summary figure.
+REGIMES = (
+    ("early-transient", "#e5e7eb", "#6b7280"),
+    ("saturation", "#dbeafe", "#2563eb"),
+    ("progressive-sharpening", "#fde7c8", "#d97706"),
+    ("edge-of-stability", "#f8d0d0", "#b91c1c"),
+)
+REGIME_SHADE = {name: shade for name, shade, _ in REGIMES}
+REGIME_COLOR = {name: color for name, _, color in REGIMES}
+#: The stability threshold (2 / eta_t, ...) drawn over a trace's sharpness.
+THRESHOLD_COLOR = "#111111"
+#: A trace's minibatch loss, drawn faintly under the loss on the fixed batch.
+TRAIN_LOSS_COLOR = "#93b4e6"
+
 #: Reference learning-rate constants: 2 (the lazy / catapult boundary of wide nets) and 4
 #: (the divergence of linear-like models under MSE).
 REFERENCE_CS = (2.0, 4.0)

@@ -34,10 +34,15 @@ class Choices:
 def template(components: Components, choices: Choices, **protocol: Any) -> ProbeConfig:
     """A ProbeConfig with every component's options complete; unknown names and options fail
     with one line (the registry's messages). The protocol's numbers are checked with the rest
-    of the plan (``phasebench.probe.study.plan``)."""
+    of the plan (``phasebench.probe.study.plan``). An optional kind (the schedule) left out of
+    ``choices.names`` or given its default component is None: unset, and not hashed."""
     specs = {}
-    for field_name, kind in FIELD_KINDS.items():
-        registration = components.get(kind, choices.names[field_name])
+    for kind in kinds.probe_kinds():
+        field_name, name = kind.field, choices.names.get(kind.field)
+        if kind.optional and name in (None, kind.default):  # its default is what None means
+            specs[field_name] = None
+            continue
+        registration = components.get(kind.name, name)
         given = choices.options.get(field_name, {})
         specs[field_name] = ComponentSpec.of(registration.name, registration.stored(given))
     return ProbeConfig(**specs, **protocol)

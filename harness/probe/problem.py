@@ -17,6 +17,7 @@ from phasebench.data import Split
 from phasebench.errors import ComponentError, ParameterError, PhasebenchError
 from phasebench.hessian.operator import resolve_dtype
 from phasebench.plugins import Components
+from phasebench.probe.schedule import check_rates, rates
 from phasebench.registry import Registration
 
 #: The fixed sharpness and loss batches are drawn with this seed, the same for every
@@ -225,6 +226,8 @@ def preflight(
             registrations[kind.field].options(spec.opts())  # each value checked, nan too
     check_sizes(config)
     check_finite(config.to_dict())
+    if config.schedule is not None:
+        check_schedule(config, registrations["schedule"])
     dtype = resolve_dtype(config.dtype)
     device = resolve_device(config.device)
     train = load_split(registrations["dataset"], config.dataset, data_dir)
@@ -238,6 +241,17 @@ def preflight(
                 what,
             )
     return train, dtype, device
+
+
+def check_schedule(config: ProbeConfig, registration: Registration) -> None:
+    """The schedule takes this run (a warmup longer than its steps is one line) and gives a
+    finite learning rate >= 0 at every step, checked before any work at lambda0 = 1 (lambda0
+    only scales every rate)."""
+    assert config.schedule is not None
+    make = registration.load()
+    options = config.schedule.opts()
+    eta_at = call_component(registration, make, config.c, 1.0, config.steps, **options)
+    check_rates(rates(eta_at, config.steps), config.schedule.name)
 
 
 def check_finite(data: dict[str, Any], prefix: str = "") -> None:

@@ -1,5 +1,6 @@
-"""One run of the probe: from the shared initialization, ``steps`` SGD steps at eta = c / lambda0,
-recording the loss and the sharpness after every step, then the loss along theta_0 -> theta_T."""
+"""One run of the probe: from the shared initialization, ``steps`` SGD steps at eta = c / lambda0
+(or the schedule's eta_t), recording the loss and the sharpness after every step, then the loss
+along theta_0 -> theta_T."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from phasebench.hessian.operator import HessianOperator
 from phasebench.plugins import Components
 from phasebench.probe.problem import Problem
 from phasebench.probe.provenance import provenance
+from phasebench.probe.schedule import learning_rates, rates, set_learning_rate
 from phasebench.results.records import RunRecord, ScanRecord
 
 
@@ -110,6 +112,7 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
     lambda0, loss0 = begin.record.lambda0, begin.record.loss0
     eta = c / lambda0
     optimizer = problem.optimizer(model, eta)
+    eta_t = rates(learning_rates(problem, eta, lambda0, steps), steps)  # step t uses eta_t[t-1]
 
     loss = np.full(steps + 1, np.nan)
     batch_loss = np.full(steps, np.nan)
@@ -125,6 +128,7 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
     model.train()
     for t, index in enumerate(problem.sgd_batches(), start=1):
         optimizer.zero_grad(set_to_none=True)
+        set_learning_rate(optimizer, eta_t[t - 1])
         value = problem.loss(model(problem.inputs[index]), problem.targets[index])
         batch_loss[t - 1] = value.item()
         value.backward()
@@ -157,6 +161,7 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
         config=config.to_dict(),
         c=float(c),
         eta=float(eta),
+        eta_t=eta_t,
         loss=loss,
         batch_loss=batch_loss,
         sharpness=sharpness,

@@ -87,7 +87,13 @@ class RunRecord:
     diverged_step: int = attr()  # first step whose loss diverged, -1 if none
     seconds: float = attr()
     sharpness_seconds: float = attr()
+    # (T,) the learning rate of step t+1 (the schedule's; files before schema 3: eta throughout)
+    eta_t: np.ndarray = array(since=3, default_factory=lambda: np.empty(0))
     provenance: dict[str, Any] = json_attr(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if np.size(self.eta_t) == 0:  # a file before schedules: every step at eta
+            self.eta_t = np.full(np.size(self.batch_loss), float(self.eta))
 
     def summary(self) -> RunSummary:
         return summarize(

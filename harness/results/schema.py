@@ -37,9 +37,9 @@ from phasebench.results import codec
 from phasebench.results.records import RunRecord, ScanRecord
 
 FORMAT = "phasebench-results"
-SCHEMA_VERSION = 2
-#: The versions this reader understands (1: before checksums).
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+#: The versions this reader understands (1: before checksums; 3: runs hold eta_t).
+READABLE_VERSIONS = (1, 2, 3)
 
 SCANS = "scans"
 RUNS = "runs"

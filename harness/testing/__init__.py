@@ -23,7 +23,7 @@ not import torch; the checks do, when they run.
 
 One module per job: ``common`` (ConformanceError, constants, shared helpers); one check per
 kind in ``models``, ``initializations``, ``losses``, ``optimizers``, ``estimators``,
-``datasets``, ``executors``; ``components`` (check_component, dispatching by kind);
+``datasets``, ``executors``, ``schedules``; ``components`` (check_component, dispatching by kind);
 ``reports`` (CheckResult, PluginReport); ``plugin_checks`` (check_plugin,
 check_registrations); ``parametrize`` (parametrize_components); ``cli`` (main).
 """
@@ -43,6 +43,7 @@ from phasebench.testing.optimizers import check_optimizer
 from phasebench.testing.parametrize import parametrize_components
 from phasebench.testing.plugin_checks import check_plugin, check_registrations
 from phasebench.testing.reports import CheckResult, PluginReport
+from phasebench.testing.schedules import check_schedule
 
 __all__ = [
     "ConformanceError",
@@ -58,6 +59,7 @@ __all__ = [
     "check_model",
     "check_optimizer",
     "check_plugin",
+    "check_schedule",
     "check_registrations",
     "parametrize_components",
     "main",
