@@ -61,9 +61,9 @@ def run_keys() -> tuple[str, ...]:
 def run(ctx: typer.Context, probe: ProbeArgs, rerun: Rerun = None, scan: ScanId = None) -> None:
     """Run the phase probe: measure lambda0, train 10 steps at eta = c / lambda0 for each c,
     record loss and sharpness per step, and report c_loss, c_sharp, c_barrier and c_max."""
-    from phasebench.cli.study_display import default_out
     from phasebench.errors import UsageError
     from phasebench.probe import parameters, study
+    from phasebench.probe.paths import default_out
 
     if rerun is None:
         if scan is not None:

@@ -25,12 +25,12 @@ from phasebench.cli.probe_options import (
 )
 from phasebench.cli.study_display import (
     SweepBar,
-    default_out,
     note_plan,
     print_tables,
     progress_columns,
 )
 from phasebench.errors import PhasebenchError
+from phasebench.probe.paths import default_out
 
 #: The commands this module adds (installed by the built-in commands plugin).
 commands = typer.Typer()
