@@ -20,6 +20,8 @@ def parse_seeds(text: str, what: str = "--seeds") -> tuple[int, ...]:
             f"{what} {text!r} is not a count or a comma-separated list of integers; "
             f"e.g. {what} 3 or {what} 0,5,7"
         ) from None
+    if value == []:
+        raise UsageError(f"{what} {text!r} names no seed; e.g. {what} 3 or {what} 0,5,7")
     return seed_list(value, what)
 
 
