@@ -118,3 +118,15 @@ def test_a_bad_axis_is_one_line_before_any_file(axis, words, tmp_path):
     out = tmp_path / "never.h5"
     refused(invoke("sweep", *TINY, "--axis", axis, "--executor", "local", "--out", str(out)), words)
     assert not out.exists()
+
+
+def test_a_sweep_file_holds_axes_and_its_bad_axis_is_refused(tmp_path):
+    config = tmp_path / "sweep.toml"
+    out = tmp_path / "never.h5"
+    config.write_text('executor = "local"\n[axes]\n"model.colour" = [1, 2]\n')
+    refused(
+        invoke("sweep", *TINY, "--config", str(config), "--out", str(out)), "no option 'colour'"
+    )
+    config.write_text('executor = "local"\nwidths = [0]\n')  # --widths from a file is an axis too
+    refused(invoke("sweep", *TINY, "--config", str(config), "--out", str(out)), "width must be")
+    assert not out.exists()
