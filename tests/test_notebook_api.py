@@ -83,6 +83,7 @@ def test_probe_is_the_package_and_the_function_and_import_stays_light():
     code = (
         "import sys, phasebench\n"
         "phasebench.probe, phasebench.sweep\n"
+        "import phasebench.api, phasebench.cli.rerun, phasebench.probe.parameters\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     done = subprocess.run(
