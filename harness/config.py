@@ -172,3 +172,16 @@ ProbeConfig = make_dataclass(
     kw_only=True,
 )
 ProbeConfig.__module__ = __name__  # pickled by reference: phasebench.config.ProbeConfig
+
+
+def value_at(config: Mapping[str, Any], key: str) -> Any:
+    """The value a dotted key names in a configuration dict (``ProbeConfig.to_dict()`` or as
+    stored): ``batch_size``, a component's name (``optimizer``) or one of its options
+    (``model.width``). KeyError when the configuration has no such value."""
+    field_name, dot, option = key.partition(".")
+    value = config[field_name]
+    if isinstance(value, Mapping) and "name" in value:  # a component
+        return value.get("options", {})[option] if dot else value["name"]
+    if dot:
+        raise KeyError(key)
+    return value

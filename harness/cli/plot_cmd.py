@@ -26,6 +26,15 @@ def plot(
     all_scans: Annotated[
         bool, typer.Option("--all-scans", help="Trajectories of every scan, not the first.")
     ] = False,
+    x: Annotated[
+        str | None,
+        typer.Option(
+            "--x",
+            help="Draw the phase diagram against this key of the configurations a sweep "
+            "varied: batch_size, model.width, optimizer, ...",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Plot a results file: loss and sharpness trajectories normalized by L0 and lambda0 (one
     curve per c) and the critical constants as a phase diagram (c on a log2 axis, the phases
@@ -35,5 +44,5 @@ def plot(
     from phasebench.plotting import plot_file
 
     sharp_eps = check_sharp_eps(sharp_eps)
-    for path in plot_file(file, out_dir, sharp_eps=sharp_eps, all_scans=all_scans):
+    for path in plot_file(file, out_dir, sharp_eps=sharp_eps, all_scans=all_scans, x=x):
         typer.echo(str(path))

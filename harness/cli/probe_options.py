@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from phasebench import kinds
+from phasebench.cli.config_file import ConfigFile
 from phasebench.config import ProbeConfig
 from phasebench.probe.grid import Grid, Search
 
@@ -179,6 +180,7 @@ def _shared() -> list[tuple[str, Any, Any]]:
         ("data_dir", DataDir, None),
         ("out", Out, None),
         ("resume", Resume, False),
+        ("config", ConfigFile, None),
     ]
 
 
@@ -222,23 +224,7 @@ def flag_names() -> Iterator[None]:
 
 
 class _ProbeArgs:
-    """The shared options as typed (validated later, against the registries)."""
-
-    def names(self) -> dict[str, str]:
-        """Component names by ProbeConfig field."""
-        return {field: getattr(self, field) for field in _COMPONENT_FIELDS}
-
-    def protocol(self) -> dict[str, Any]:
-        """The ProbeConfig fields given on the command line."""
-        return {name: getattr(self, name) for name in PROTOCOL}
-
-    def search_plan(self) -> Search:
-        from phasebench.cli.values import parse_floats
-
-        values = parse_floats(self.c, "--c") if self.c else ()
-        with flag_names():
-            grid = Grid(values, self.x_min, self.x_max, self.x_step)
-            return Search(self.search, grid, tol=self.bisect_tol, sharp_eps=self.sharp_eps)
+    """The shared options as typed (``study_parameters`` makes them a study's parameters)."""
 
     @property
     def data_path(self) -> str | None:
@@ -254,20 +240,54 @@ ProbeArgs = make_dataclass(
 ProbeArgs.__module__ = __name__
 
 
-def prepare(
-    ctx: typer.Context, probe: Any, skip: Sequence[str] = ()
-) -> tuple[Components, ProbeConfig]:
-    """What ``run`` and ``sweep`` share: the registries, and the template configuration with
-    every component's options complete. Unknown names and options fail with one line."""
-    from phasebench.cli.component_options import component_options
-    from phasebench.cli.loading import load_components
-    from phasebench.probe.study import Choices, template
+#: The shared options whose value is not a study parameter as it is.
+_NOT_PARAMETERS = ("opt", "config")
 
+
+def _parameter(probe: Any, name: str) -> Any:
+    """A shared option's value as the library parameter of the same name."""
+    from phasebench.cli.values import parse_floats, parse_seeds
+
+    value = getattr(probe, name)
+    if name == "c":
+        return None if value is None else list(parse_floats(value, "--c"))
+    if name in ("seeds", "sgd_seeds"):
+        return parse_seeds(value, FLAGS[name])
+    if name == "data_dir":
+        return None if value is None else str(value)
+    return value
+
+
+def given(ctx: typer.Context, name: str) -> bool:
+    """Whether the command line (or the environment) set option ``name``."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def study_parameters(
+    ctx: typer.Context, probe: Any, file_keys: Sequence[str], command: str
+) -> tuple[Components, dict[str, Any], dict[str, Any]]:
+    """What ``run`` and ``sweep`` share: the registries, and the study's parameters
+    (``phasebench.probe.parameters``): the defaults, under a ``--config`` file's, under what the
+    command line gave (component options too: ``--width 64`` over the file's
+    ``[model_options]``). Also returns the file's keys, for a command's own options."""
+    from phasebench.cli.component_options import component_options
+    from phasebench.cli.config_file import read_config
+    from phasebench.cli.loading import load_components
+    from phasebench.probe.parameters import defaults
+
+    file = read_config(probe.config, file_keys, command) if probe.config else {}
+    params = defaults()
+    params.update({key: value for key, value in file.items() if key in params})
+    for name, _, _ in SHARED:
+        if name not in _NOT_PARAMETERS and (name not in file or given(ctx, name)):
+            params[name] = _parameter(probe, name)
     components = load_components()
-    names = probe.names()  # unknown names are the first thing component_options looks up
-    options = component_options(components, names, ctx.args, probe.opt or (), skip)
-    with flag_names():
-        return components, template(components, Choices(names, options), **probe.protocol())
+    names = {field: params[field] for field in _COMPONENT_FIELDS if params[field] is not None}
+    typed = component_options(components, names, ctx.args, probe.opt or ())
+    for field, options in typed.items():
+        params[f"{field}_options"] = {**(params[f"{field}_options"] or {}), **options}
+    return components, params, file
 
 
 def probe_command(command: Callable[..., None]) -> Callable[..., None]:

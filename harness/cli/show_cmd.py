@@ -75,6 +75,19 @@ def show(
     all_scans: Annotated[
         bool, typer.Option("--all-scans", help="A phases table for every scan, not the first.")
     ] = False,
+    as_config: Annotated[
+        bool,
+        typer.Option(
+            "--config",
+            help="Print a scan's configuration as a TOML file for run --config (docs/api.md).",
+        ),
+    ] = False,
+    scan: Annotated[
+        str | None,
+        typer.Option(
+            help="With --config: which scan (its id or a unique prefix).", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Show the critical constants of a results file (per seed and aggregated over seeds), as
     each scan stored them when it completed (recomputed only with --sharp-eps), and the phase
@@ -83,11 +96,19 @@ def show(
 
     from phasebench.analysis.labels import point_label
     from phasebench.cli.tables import constants_table, phases_table
+    from phasebench.errors import UsageError
     from phasebench.results import codec, load
     from phasebench.results.summary import point_summaries, scan_summaries
 
     sharp_eps = check_sharp_eps(sharp_eps)
     loaded = load(file)
+    if as_config:
+        from phasebench.cli.rerun import config_text
+
+        typer.echo(config_text(loaded, file, scan), nl=False)
+        return
+    if scan is not None:
+        raise UsageError("--scan picks the scan of show --config; pass --config too")
     points = point_summaries(scan_summaries(loaded, sharp_eps))
     if as_json:
         summary = summary_json(file, points, loaded["failures"], sharp_eps)

@@ -3,8 +3,6 @@ and tables. The study itself is ``phasebench.probe.study``."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from phasebench.cli.markup import literal
@@ -17,11 +15,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from phasebench.probe.study import Study, StudyOutcome
     from phasebench.probe.task import ScanResult, ScanTask
     from phasebench.results.records import RunRecord
-
-
-def default_out(prefix: str) -> Path:
-    """``results/<prefix>-<date>-<time>.h5`` (the folder is made when the file is)."""
-    return Path("results") / f"{prefix}-{datetime.now():%Y%m%d-%H%M%S}.h5"
 
 
 def progress_columns(*extra):

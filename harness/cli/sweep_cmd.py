@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from phasebench.cli.axis_options import Axis
 from phasebench.cli.markup import literal
 from phasebench.cli.probe_options import (
     EXTRA_OPTIONS,
@@ -18,17 +19,18 @@ from phasebench.cli.probe_options import (
     ProbeArgs,
     component_options_help,
     flag_names,
-    prepare,
+    given,
     probe_command,
+    study_parameters,
 )
 from phasebench.cli.study_display import (
     SweepBar,
-    default_out,
     note_plan,
     print_tables,
     progress_columns,
 )
 from phasebench.errors import PhasebenchError
+from phasebench.probe.paths import default_out
 
 #: The commands this module adds (installed by the built-in commands plugin).
 commands = typer.Typer()
@@ -53,6 +55,7 @@ def sweep(
             help="Model widths, comma-separated.", show_default=False, rich_help_panel=PROBE
         ),
     ] = None,
+    axis: Axis = None,
     executor: Annotated[
         str,
         typer.Option(
@@ -85,49 +88,52 @@ def sweep(
         ),
     ] = None,
 ) -> None:
-    """Run the phase probe over a grid of depths and widths (and seeds) through an executor, into
-    one HDF5 file with the critical constants of every point."""
+    """Run the phase probe over a grid (depths and widths, or any option with --axis) and
+    seeds through an executor, into one HDF5 file with the critical constants of every point."""
+    from phasebench.cli.axis_options import parse_axes
     from phasebench.cli.component_options import component_options
-    from phasebench.cli.values import parse_ints, parse_seeds
+    from phasebench.cli.values import parse_ints
     from phasebench.errors import UsageError
-    from phasebench.probe import study
+    from phasebench.probe import parameters, study
 
-    search = probe.search_plan()
     executor_opts = [o for o in probe.opt or () if o.startswith("executor.")]
     probe = replace(probe, opt=[o for o in probe.opt or () if not o.startswith("executor.")])
-    components, base = prepare(ctx, probe, skip=("depth", "width"))
-    axes = {}
-    if depths is not None:
-        axes["depth"] = parse_ints(depths, "--depths")
-    if widths is not None:
-        axes["width"] = parse_ints(widths, "--widths")
-    grid = [dict(zip(axes, values, strict=True)) for values in _product(list(axes.values()))]
-    # a model without depth or width options: one line, before anything runs
-    components.get("model", base.model.name).options({**base.model.opts(), **grid[0]})
-    executor_registration = components.get("executor", executor)
-    given = {
-        k: v
-        for k, v in (("workers", workers), ("scheduler", scheduler), ("retries", retries))
-        if v is not None
-    }
+    components, params, file = study_parameters(ctx, probe, sweep_keys(), "sweep")
+    own = {"executor": executor, "workers": workers, "scheduler": scheduler, "retries": retries}
+    for name in own:
+        if name in file and not given(ctx, name):
+            own[name] = file[name]
+    # --depths/--widths are the axes model.depth and model.width; --axis any other
+    geometry = {}
+    for name, text in (("depth", depths), ("width", widths)):
+        if text is not None and given(ctx, f"{name}s"):
+            geometry[f"model.{name}"] = list(parse_ints(text, f"--{name}s"))
+        elif f"{name}s" in file:
+            geometry[f"model.{name}"] = file[f"{name}s"]
+    typed = parse_axes(axis or (), components, params)
+    params["axes"] = {**geometry, **(params["axes"] or {}), **typed}
+    with flag_names():
+        search = parameters.search_of(params)
+        configs = parameters.configs(components, params)
+    executor_registration = components.get("executor", own["executor"])
+    chosen = {k: own[k] for k in ("workers", "scheduler", "retries") if own[k] is not None}
     # --opt executor.connect_timeout=5: the same syntax and checks as every component's
-    given.update(
-        component_options(components, {"executor": executor}, (), executor_opts)["executor"]
+    chosen.update(file.get("executor_options") or {})
+    chosen.update(
+        component_options(components, {"executor": own["executor"]}, (), executor_opts)["executor"]
     )
-    executor_options = executor_registration.options(given)
-    seeds = parse_seeds(probe.seeds), parse_seeds(probe.sgd_seeds, "--sgd-seeds")
-    configs = study.expand(base, *seeds, grid)
+    executor_options = executor_registration.options(chosen)
     if not configs:
         raise UsageError("the sweep is empty; give at least one depth, width and seed")
     with flag_names():
         planned = study.plan(
             configs,
             search,
-            probe.out or default_out(f"sweep-{probe.model}"),
+            params["out"] or default_out(f"sweep-{params['model']}"),
             components,
-            resume=probe.resume,
-            data_dir=probe.data_path,
-            make_dirs=probe.out is None,
+            resume=params["resume"],
+            data_dir=params["data_dir"],
+            make_dirs=params["out"] is None,
         )
     pool = executor_registration.load()(**executor_options)  # bad options: one line
     with pool:  # workers start (or the scheduler answers) before the file is touched
@@ -139,10 +145,13 @@ def sweep(
         )
 
 
-def _product(axes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
-    import itertools
+def sweep_keys() -> tuple[str, ...]:
+    """The keys a ``sweep --config`` file may hold: every study parameter, and the sweep's own
+    options (``depths = [2, 4]``, ``executor = "process"``, ``executor_options = {...}``)."""
+    from phasebench.probe.parameters import NAMES
 
-    return list(itertools.product(*axes)) if axes else [()]
+    own = ("depths", "widths", "executor", "workers", "scheduler", "retries", "executor_options")
+    return (*NAMES, *own)
 
 
 def run_sweep(planned, components, executor):

@@ -12,9 +12,19 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from phasebench.errors import UsageError
-from phasebench.plotting.phase_diagram import available_axes, phase_diagram_figure
+from phasebench.plotting.phase_diagram import (
+    available_axes,
+    key_values,
+    phase_diagram_figure,
+)
 from phasebench.plotting.point_phases import point_phase_figure
-from phasebench.plotting.points import PointView, component_label, point_views, series_key
+from phasebench.plotting.points import (
+    PointView,
+    component_label,
+    point_views,
+    series_key,
+    series_key_without,
+)
 from phasebench.plotting.style import DPI
 from phasebench.plotting.trace_fields import get, traces_of
 from phasebench.plotting.trace_summary import trace_summary_figure
@@ -39,15 +49,21 @@ def _point_slug(view: PointView) -> str:
 
 
 def figures(
-    loaded: Mapping[str, Any], sharp_eps: float | None = None, all_scans: bool = False
+    loaded: Mapping[str, Any],
+    sharp_eps: float | None = None,
+    all_scans: bool = False,
+    x: str | None = None,
 ) -> Iterator[tuple[str, Figure]]:
     """(file name, figure) for every figure of ``plan``, built one at a time."""
-    for name, build in plan(loaded, sharp_eps, all_scans):
+    for name, build in plan(loaded, sharp_eps, all_scans, x):
         yield name, build()
 
 
 def plan(
-    loaded: Mapping[str, Any], sharp_eps: float | None = None, all_scans: bool = False
+    loaded: Mapping[str, Any],
+    sharp_eps: float | None = None,
+    all_scans: bool = False,
+    x: str | None = None,
 ) -> list[tuple[str, Callable[[], Figure]]]:
     """(file name, figure builder) for every figure of a loaded results file:
 
@@ -59,6 +75,10 @@ def plan(
       diagram with a column per point.
     - Traces (``phasebench trace``): each one's trajectories on a log step axis, and a
       summary of their regimes over c.
+
+    ``x`` (a configuration key: ``batch_size``, ``model.width``, ``optimizer``): instead of
+    the depth/width series, the points that differ only in ``x`` form a phase diagram against
+    it (one per value of everything else); the points alone get their own figure.
     """
     views = point_views(loaded, sharp_eps)
     out: list[tuple[str, Callable[[], Figure]]] = []
@@ -73,6 +93,8 @@ def plan(
                 f"-sgd{scan.config['sgd_seed']}.png"
             )
             out.append((name, partial(trajectory_figure, data)))
+    if x is not None:
+        return out + _against(views, x) + trace_plan(traces_of(loaded))
     series: dict[str, list[PointView]] = {}
     for view in views:
         series.setdefault(series_key(view), []).append(view)
@@ -116,6 +138,25 @@ def trace_plan(traces: list[Any]) -> list[tuple[str, Callable[[], Figure]]]:
     return out
 
 
+def _against(views: list[PointView], x: str) -> list[tuple[str, Callable[[], Figure]]]:
+    """``plot --x KEY``: a phase diagram against KEY per series of points differing only in it."""
+    key_values(views, x)  # a key these configurations lack: one line
+    series: dict[str, list[PointView]] = {}
+    for view in views:
+        series.setdefault(series_key_without(view, x), []).append(view)
+    out: list[tuple[str, Callable[[], Figure]]] = []
+    for index, members in enumerate(series.values()):
+        if len(members) < 2:
+            out.append(
+                (f"phases-{_point_slug(members[0])}.png", partial(point_phase_figure, members[0]))
+            )
+            continue
+        suffix = f"-{index + 1}" if len(series) > 1 else ""
+        name = f"phase-diagram-against-{slug(x)}{suffix}.png"
+        out.append((name, partial(phase_diagram_figure, members, x)))
+    return out
+
+
 def _series_id(members: list[PointView]) -> str:
     return hashlib.sha256(series_key(members[0]).encode()).hexdigest()[:6]
 
@@ -125,6 +166,7 @@ def plot_file(
     out_dir: str | Path | None = None,
     sharp_eps: float | None = None,
     all_scans: bool = False,
+    x: str | None = None,
 ) -> list[Path]:
     """Write the PNGs of a results file into ``out_dir`` (default ``<stem>-plots/`` next to the
     file, created if missing) and return their paths. A missing or foreign file, or one
@@ -136,9 +178,10 @@ def plot_file(
     out = Path(out_dir) if out_dir is not None else path.with_name(f"{path.stem}-plots")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a directory; pass another --out-dir")
+    planned = plan(loaded, sharp_eps, all_scans, x)  # a bad --x: one line, before the folder
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, build in plan(loaded, sharp_eps, all_scans):
+    for name, build in planned:
         target = out / name
         build().savefig(target, dpi=DPI)
         written.append(target)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -22,6 +23,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter, NullLocator
 
 from phasebench.analysis.phases import NAMES
+from phasebench.config import value_at
+from phasebench.errors import UsageError
 from phasebench.plotting.phase_parts import (
     BARRIER_LINE,
     c_axis,
@@ -56,8 +59,31 @@ AXIS_LABEL = {
 }
 
 
+def key_values(views: Sequence[PointView], key: str) -> list[Any]:
+    """Each point's value of a configuration key (``batch_size``, ``model.width``,
+    ``optimizer``): the axis a sweep varied, drawn with ``phasebench plot --x KEY``."""
+    try:
+        return [value_at(v.config, key) for v in views]
+    except (KeyError, TypeError):
+        raise UsageError(
+            f"--x {key}: not a value of these configurations; give a field (batch_size), a "
+            "component (optimizer) or a component's option (model.width)"
+        ) from None
+
+
+def _numeric(values: Sequence[Any]) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
 def axis_values(views: Sequence[PointView], axis: str) -> np.ndarray:
-    """The x of each point on ``axis`` ("d/w", "1/w" or "index")."""
+    """The x of each point on ``axis`` ("d/w", "1/w", "index", or a configuration key: its
+    numbers, or the position of each distinct value when they are not numbers)."""
+    if axis not in AXES:
+        values = key_values(views, axis)
+        if _numeric(values):
+            return np.array(values, dtype=float)
+        distinct = list(dict.fromkeys(map(str, values)))
+        return np.array([distinct.index(str(v)) for v in values], dtype=float)
     if axis == "d/w":
         return np.array([v.depth / v.width for v in views], dtype=float)
     if axis == "1/w":
@@ -192,6 +218,18 @@ def _draw_constants(ax: Axes, xs: np.ndarray, views: Sequence[PointView], high: 
 
 
 def _x_ticks(ax: Axes, xs: np.ndarray, views: Sequence[PointView], axis: str) -> None:
+    if axis not in AXES:  # a configuration key: each distinct value, labelled
+        values = key_values(views, axis)
+        labels = dict(zip(xs.tolist(), map(str, values), strict=True))
+        unique = sorted(labels)
+        if _numeric(values) and len(unique) >= 2 and unique[-1] / unique[0] >= 4 > 0:
+            ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(unique, labels=[labels[x] for x in unique], fontsize=8)
+        if not _numeric(values) or len(unique) == 1:
+            ax.set_xlim(unique[0] - 0.6, unique[-1] + 0.6)
+        return
     if axis == "index":
         ax.set_xticks(
             xs,
@@ -258,7 +296,7 @@ def phase_diagram_axes(
     _draw_constants(ax, xs, views, high)
     references(ax)
     c_axis(ax, low, high)
-    ax.set_xlabel(AXIS_LABEL[axis])
+    ax.set_xlabel(AXIS_LABEL.get(axis, axis))
     ax.set_ylabel(r"$c = \eta\,\lambda_0$   (log$_2$ scale)")
     return not_probed
 
@@ -304,7 +342,7 @@ def phase_diagram_figure(views: Sequence[PointView], axis: str = "d/w") -> Figur
         title_fontsize=8,
     )
     seeds = sorted({len(v.summary.scans) for v in views})
-    leave_out = GEOMETRY if axis != "index" else ()
+    leave_out = GEOMETRY if axis in ("d/w", "1/w") else ()
     differing = differing_fields(views) if axis == "index" else ()
     title = describe(views[0].config, leave_out, width=90, leave_out_fields=differing)
     figure.suptitle(

@@ -30,6 +30,7 @@ __all__ = [
     "point_views",
     "protocol",
     "series_key",
+    "series_key_without",
     "wrap",
 ]
 
@@ -113,6 +114,21 @@ def protocol(config: Mapping[str, Any]) -> str:
         ("loss_examples", "loss batch"),
     )
     return ", ".join(f"{label}={config[key]}" for key, label in keys if key in config)
+
+
+def series_key_without(view: PointView, key: str) -> str:
+    """Points that differ only in the value of ``key`` (``batch_size``, ``model.width``,
+    ``optimizer``) belong to one phase diagram against it."""
+    config = json.loads(json.dumps(view.config, default=str))
+    field, dot, option = key.partition(".")
+    if isinstance(config.get(field), dict) and "name" in config[field]:
+        if dot:
+            config[field].get("options", {}).pop(option, None)
+        else:
+            config.pop(field)
+    else:
+        config.pop(field, None)
+    return json.dumps(config, sort_keys=True)
 
 
 def series_key(view: PointView) -> str:
