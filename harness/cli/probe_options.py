@@ -113,6 +113,19 @@ Out = Annotated[
 Resume = Annotated[
     bool, typer.Option(help="Skip the runs already in --out.", rich_help_panel=OUTPUT)
 ]
+LoggerNames = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--logger",
+        help="An experiment tracker told of every run as it is written: mlflow, tensorboard, "
+        "jsonl or a plugin's (repeatable; phasebench list logger). Its options: --OPTION VALUE "
+        "or --opt logger.NAME.OPTION=VALUE.",
+        rich_help_panel=OUTPUT,
+        show_default=False,
+    ),
+]
+#: Where ``prepare`` leaves the chosen loggers and their options (``ctx.meta``).
+LOGGERS = "phasebench.loggers"
 
 COMPONENT_OPTIONS_HELP = (
     "Any option of a chosen component is accepted as --NAME VALUE: --depth 4 --width 256 "
@@ -179,6 +192,7 @@ def _shared() -> list[tuple[str, Any, Any]]:
         ("data_dir", DataDir, None),
         ("out", Out, None),
         ("resume", Resume, False),
+        ("logger", LoggerNames, None),
     ]
 
 
@@ -258,16 +272,33 @@ def prepare(
     ctx: typer.Context, probe: Any, skip: Sequence[str] = ()
 ) -> tuple[Components, ProbeConfig]:
     """What ``run`` and ``sweep`` share: the registries, and the template configuration with
-    every component's options complete. Unknown names and options fail with one line."""
+    every component's options complete. Unknown names and options fail with one line. The
+    ``--logger`` choices and their options are left for ``open_loggers``."""
     from phasebench.cli.component_options import component_options
     from phasebench.cli.loading import load_components
     from phasebench.probe.study import Choices, template
 
     components = load_components()
     names = probe.names()  # unknown names are the first thing component_options looks up
-    options = component_options(components, names, ctx.args, probe.opt or (), skip)
+    loggers = {f"logger.{name}": name for name in dict.fromkeys(probe.logger or ())}
+    options = component_options(components, {**names, **loggers}, ctx.args, probe.opt or (), skip)
+    ctx.meta[LOGGERS] = {name: options.pop(role) for role, name in loggers.items()}
     with flag_names():
         return components, template(components, Choices(names, options), **probe.protocol())
+
+
+def open_loggers(ctx: typer.Context, components: Components, out: Path):
+    """The ``--logger`` choices ``prepare`` found, made for the study writing ``out`` (None
+    when none was asked for); a missing extra is one line, before any work. A logger that
+    fails later is one warning line on stderr."""
+    chosen = ctx.meta.get(LOGGERS) or {}
+    if not chosen:
+        return None
+    from phasebench.probe.loggers import build
+
+    return build(
+        components, chosen, out, report=lambda line: typer.echo(f"warning: {line}", err=True)
+    )
 
 
 def probe_command(command: Callable[..., None]) -> Callable[..., None]:

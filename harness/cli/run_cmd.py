@@ -14,6 +14,7 @@ from phasebench.cli.probe_options import (
     ProbeArgs,
     component_options_help,
     flag_names,
+    open_loggers,
     prepare,
     probe_command,
 )
@@ -54,6 +55,7 @@ def run(ctx: typer.Context, probe: ProbeArgs) -> None:
             data_dir=probe.data_path,
             make_dirs=probe.out is None,
         )
+    loggers = open_loggers(ctx, components, planned.out)
     console = Console(stderr=True)
     note_plan(planned, console)
     writer = study.open_file(planned)  # a disk that cannot hold it: one line, before the bar
@@ -66,6 +68,7 @@ def run(ctx: typer.Context, probe: ProbeArgs) -> None:
             on_run=bar.on_run,
             on_scan=bar.on_scan,
             on_outcome=bar.on_outcome,
+            loggers=loggers,
         )
     print_tables(planned, outcome, phases=True)
     Console().print(f"results: {literal(outcome.path)}")

@@ -104,30 +104,40 @@ def runs_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
     return out
 
 
+def step_values(run: Any) -> dict[str, np.ndarray]:
+    """A run's per-step arrays aligned on t = 0..T (a ``RunRecord`` or a run as ``load``
+    returns it): ``batch_loss`` at t is the minibatch loss at theta_t of the step t -> t+1,
+    nan at t = T, which takes no step."""
+    get = run.__getitem__ if isinstance(run, Mapping) else lambda name: getattr(run, name)
+    loss = np.asarray(get("loss"), dtype=float)
+    batch = np.full(loss.shape, np.nan)
+    given = np.asarray(get("batch_loss"), dtype=float)[: loss.size]
+    batch[: given.size] = given
+    return {
+        "loss": loss,
+        "batch_loss": batch,
+        "sharpness": np.asarray(get("sharpness"), dtype=float),
+        "hvps": np.asarray(get("hvps"), dtype=np.int64),
+        "converged": np.asarray(get("converged"), dtype=bool),
+    }
+
+
 def steps_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
-    """One row per run and step t = 0..T (t = 0 the initialization). ``batch_loss`` at t is the
-    minibatch loss at theta_t of the step t -> t+1 (nan at t = T, which takes no step)."""
+    """One row per run and step t = 0..T (t = 0 the initialization); ``step_values``."""
     out = []
     for scan in scan_summaries(loaded, sharp_eps):
         keys = _keys(scan)
         stored = loaded["scans"][scan.scan_id]["runs"]
         for run_id, run in sorted(stored.items(), key=lambda item: item[1]["c"]):
-            loss = np.asarray(run["loss"], dtype=float)
-            batch = np.full(loss.shape, np.nan)
-            given = np.asarray(run["batch_loss"], dtype=float)[: loss.size]
-            batch[: given.size] = given
-            for t in range(loss.size):
+            values = step_values(run)
+            for t in range(values["loss"].size):
                 out.append(
                     {
                         "run_id": run_id,
                         **keys,
                         "c": float(run["c"]),
                         "step": t,
-                        "loss": float(loss[t]),
-                        "batch_loss": float(batch[t]),
-                        "sharpness": float(run["sharpness"][t]),
-                        "hvps": int(run["hvps"][t]),
-                        "converged": bool(run["converged"][t]),
+                        **{name: values[name][t].item() for name in STEP_COLUMNS},
                     }
                 )
     return out
