@@ -165,15 +165,28 @@ def test_jsonl_logger_writes_one_line_per_record(tmp_path):
     assert lines[4]["constants"] == scan["constants"]
 
 
-def test_plot_hands_its_figures_to_the_loggers(tmp_path):
+def test_plot_hands_its_figures_to_the_loggers(tmp_path, monkeypatch):
+    """The wiring only: the figures themselves are test_show_cli's (drawing them costs
+    seconds), so plot_file here writes two small PNGs."""
+    import phasebench.plotting
+
+    pngs = [tmp_path / "trajectories.png", tmp_path / "phases.png"]
+
+    def plot_file(path, out_dir=None, sharp_eps=None, all_scans=False):
+        assert Path(path) == copy
+        for png in pngs:
+            _write_png(png)
+        return pngs
+
     copy = tmp_path / "probe.h5"
     shutil.copy(FULL, copy)
+    monkeypatch.setattr(phasebench.plotting, "plot_file", plot_file)
     result = runner.invoke(app, ["plot", str(copy), "--logger", "jsonl"])
     assert result.exit_code == 0, result.output
-    pngs = result.output.split()
+    assert result.output.split() == [str(p) for p in pngs]
     lines = [json.loads(line) for line in (tmp_path / "probe.jsonl").read_text().splitlines()]
-    assert [line["record"] for line in lines] == ["start", *["figure"] * len(pngs), "end"]
-    assert [line["path"] for line in lines[1:-1]] == pngs and pngs
+    assert [line["record"] for line in lines] == ["start", "figure", "figure", "end"]
+    assert [line["path"] for line in lines[1:-1]] == [str(p) for p in pngs]
 
 
 def test_cli_logger_errors_are_one_line_before_any_file(tmp_path, monkeypatch):
