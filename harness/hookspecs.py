@@ -146,6 +146,37 @@ def register_executors(register):
 
 
 @hookspec
+def register_loggers(register):
+    """Register loggers: experiment trackers (MLflow, TensorBoard, ...) told of a study as it
+    is written (``--logger NAME``, repeatable; the HDF5 file stays the record of truth).
+
+    A logger component is a callable ``make(results, **options) -> logger`` (``results``: the
+    ``Path`` of the study's HDF5 file; keep local files next to it by default). It must be
+    cheap and connect to nothing: a missing library or a bad option is a one-line
+    ``UsageError`` there, before any work (``phasebench.extras.require`` names the extra).
+    The logger then receives, from the driver only (never from an executor's worker), once
+    each and after the record is in the HDF5 file:
+
+    - ``start(study)``: a ``phasebench.probe.loggers.StudyInfo`` (``results``, ``scans``,
+      ``skipped``, ``runs_per_scan``); connect here;
+    - ``log_scan(scan)``: a ``ScanRecord`` (``scan_id``, ``point_id``, ``config``,
+      ``lambda0``, ``loss0``), before the first of its runs;
+    - ``log_run(run)``: a ``RunRecord`` (``run_id``, ``scan_id``, ``config``, ``c``, ``eta``,
+      the per-step ``loss``, ``batch_loss``, ``sharpness``, ``hvps``, ``converged``,
+      ``diverged``, ``diverged_step``); ``phasebench.results.tables.step_values`` aligns the
+      steps;
+    - ``log_constants(scan, constants)``: the scan's constants, name -> ``Constant``
+      (``value``, ``status``, ``lower_bound``), when the scan completes;
+    - ``log_figure(path)``: a PNG made from the file (``phasebench plot --logger``);
+    - ``close()``: once, at the end.
+
+    Any exception a call raises is reported once in one line and the logger is not called
+    again (``close`` is still tried); the study goes on. A logger is not part of a probe's
+    configuration: it never changes a run id.
+    """
+
+
+@hookspec
 def register_commands(register):
     """Register CLI subcommands: ``phasebench NAME``.
 

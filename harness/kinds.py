@@ -125,6 +125,15 @@ KINDS: tuple[Kind, ...] = (
         check="phasebench.testing.executors:check_executor",
     ),
     Kind(
+        "logger",
+        "loggers",
+        "register_loggers",
+        "Experiment tracker: told of every scan, run and constant as it is written (--logger).",
+        check="phasebench.testing.loggers:check_logger",
+        # no field: a logger is not part of the experiment and never changes a run id
+        receives=("results",),
+    ),
+    Kind(
         "command",
         "commands",
         "register_commands",

@@ -4,6 +4,7 @@ per meaning, all reading the plain ``{"name", "options"}`` dicts a results file 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,6 +48,30 @@ def config_items(config: Mapping[str, Any]) -> dict[str, str]:
         elif key not in ("device",):
             out[key] = str(value)
     return out
+
+
+def config_columns(config: Mapping[str, Any], leave_out: Sequence[str] = ("c",)) -> dict[str, Any]:
+    """A configuration as table columns: each component's name under its field (``model``) and
+    each of its options under ``field.option`` (``model.depth``), every other setting under its
+    own name; values kept as they are (a list or dict as its JSON text)."""
+    out: dict[str, Any] = {}
+    for key in sorted(config):
+        if key in leave_out:
+            continue
+        value = config[key]
+        if isinstance(value, Mapping) and "name" in value:
+            out[key] = value["name"]
+            for option, v in sorted(value.get("options", {}).items()):
+                out[f"{key}.{option}"] = _column_value(v)
+        else:
+            out[key] = _column_value(value)
+    return out
+
+
+def _column_value(value: Any) -> Any:
+    if isinstance(value, (Mapping, list, tuple)):
+        return json.dumps(value, sort_keys=True)
+    return value
 
 
 def difference_labels(configs: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -14,6 +14,7 @@ BUILTIN_COMMANDS = {
     "sweep": ("phasebench.cli.sweep_cmd:commands", "the phase probe over depth x width"),
     "show": ("phasebench.cli.show_cmd:commands", "the tables of a results file"),
     "plot": ("phasebench.cli.plot_cmd:commands", "the figures of a results file"),
+    "export": ("phasebench.cli.export_cmd:commands", "a results file as CSV, Parquet, netCDF"),
     "sharpness": ("phasebench.cli.sharpness_cmd:commands", "the sharpness of one model"),
     "bench": ("phasebench.cli.sharpness_cmd:commands", "every estimator against the exact one"),
     "data": ("phasebench.cli.data_cmd:commands", "where the dataset files are; fetch them"),

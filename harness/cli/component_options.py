@@ -20,11 +20,12 @@ from phasebench.registry import Registration
 
 
 def kind_of(role: str) -> str:
-    """The kind a role names: a ProbeConfig field (``init``) or a kind itself (``executor``)."""
+    """The kind a role names: a ProbeConfig field (``init``), a kind itself (``executor``),
+    or a kind and the one of its components chosen several times over (``logger.mlflow``)."""
     try:
         return kinds.of_field(role).name
     except KeyError:
-        return kinds.get(role).name
+        return kinds.get(role.partition(".")[0]).name
 
 
 def _flag(name: str) -> str:
@@ -58,10 +59,10 @@ def component_options(
     skip: Sequence[str] = (),
 ) -> dict[str, dict[str, Any]]:
     """Route ``--name value`` and ``--opt role.name=value`` to the chosen components that
-    declare them. ``names`` maps each role (a ProbeConfig field such as ``model``, or a kind
-    such as ``executor``) to the chosen component; ``skip`` names options handled elsewhere
-    (a sweep's ``--depths``). Returns role -> {option: value}, values as the component takes
-    them."""
+    declare them. ``names`` maps each role (a ProbeConfig field such as ``model``, a kind such
+    as ``executor``, or ``logger.mlflow`` for one of several loggers) to the chosen
+    component; ``skip`` names options handled elsewhere (a sweep's ``--depths``). Returns
+    role -> {option: value}, values as the component takes them."""
     chosen: dict[str, Registration] = {
         role: components.get(kind_of(role), name) for role, name in names.items()
     }
@@ -82,7 +83,7 @@ def component_options(
         out[owners[0]][name] = _parse(chosen[owners[0]], name, text)
     for item in qualified:
         target, eq, text = item.partition("=")
-        role, dot, name = target.partition(".")
+        role, dot, name = target.rpartition(".")  # option names hold no dot; roles may
         if not eq or not dot or role not in chosen:
             raise UsageError(
                 f"--opt {item!r} must look like ROLE.NAME=VALUE with ROLE one of "

@@ -114,6 +114,19 @@ Out = Annotated[
 Resume = Annotated[
     bool, typer.Option(help="Skip the runs already in --out.", rich_help_panel=OUTPUT)
 ]
+LoggerNames = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--logger",
+        help="An experiment tracker told of every run as it is written: mlflow, tensorboard, "
+        "jsonl or a plugin's (repeatable; phasebench list logger). Its options: --OPTION VALUE "
+        "or --opt logger.NAME.OPTION=VALUE.",
+        rich_help_panel=OUTPUT,
+        show_default=False,
+    ),
+]
+#: Where ``study_parameters`` leaves the chosen loggers and their options (``ctx.meta``).
+LOGGERS = "phasebench.loggers"
 
 COMPONENT_OPTIONS_HELP = (
     "Any option of a chosen component is accepted as --NAME VALUE: --depth 4 --width 256 "
@@ -181,6 +194,7 @@ def _shared() -> list[tuple[str, Any, Any]]:
         ("out", Out, None),
         ("resume", Resume, False),
         ("config", ConfigFile, None),
+        ("logger", LoggerNames, None),
     ]
 
 
@@ -241,7 +255,7 @@ ProbeArgs.__module__ = __name__
 
 
 #: The shared options whose value is not a study parameter as it is.
-_NOT_PARAMETERS = ("opt", "config")
+_NOT_PARAMETERS = ("opt", "config", "logger")
 
 
 def _parameter(probe: Any, name: str) -> Any:
@@ -284,10 +298,26 @@ def study_parameters(
             params[name] = _parameter(probe, name)
     components = load_components()
     names = {field: params[field] for field in _COMPONENT_FIELDS if params[field] is not None}
-    typed = component_options(components, names, ctx.args, probe.opt or ())
+    loggers = {f"logger.{name}": name for name in dict.fromkeys(probe.logger or ())}
+    typed = component_options(components, {**names, **loggers}, ctx.args, probe.opt or ())
+    ctx.meta[LOGGERS] = {name: typed.pop(role) for role, name in loggers.items()}
     for field, options in typed.items():
         params[f"{field}_options"] = {**(params[f"{field}_options"] or {}), **options}
     return components, params, file
+
+
+def open_loggers(ctx: typer.Context, components: Components, out: Path):
+    """The ``--logger`` choices ``study_parameters`` found, made for the study writing ``out`` (None
+    when none was asked for); a missing extra is one line, before any work. A logger that
+    fails later is one warning line on stderr."""
+    chosen = ctx.meta.get(LOGGERS) or {}
+    if not chosen:
+        return None
+    from phasebench.probe.loggers import build
+
+    return build(
+        components, chosen, out, report=lambda line: typer.echo(f"warning: {line}", err=True)
+    )
 
 
 def probe_command(command: Callable[..., None]) -> Callable[..., None]:

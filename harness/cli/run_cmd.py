@@ -21,6 +21,7 @@ from phasebench.cli.probe_options import (
     component_options_help,
     flag_names,
     given,
+    open_loggers,
     probe_command,
     study_parameters,
 )
@@ -92,10 +93,10 @@ def run(ctx: typer.Context, probe: ProbeArgs, rerun: Rerun = None, scan: ScanId 
         components = load_components()
         planned = rerun_studies(components, rerun, scan, overrides, out, probe.out is None)
     for one in planned:
-        _run_planned(one, components)
+        _run_planned(one, components, open_loggers(ctx, components, one.out))
 
 
-def _run_planned(planned, components) -> None:
+def _run_planned(planned, components, loggers) -> None:
     """Execute a planned study with a bar per run, then print its tables."""
     from rich.console import Console
     from rich.progress import Progress
@@ -116,6 +117,7 @@ def _run_planned(planned, components) -> None:
             on_run=bar.on_run,
             on_scan=bar.on_scan,
             on_outcome=bar.on_outcome,
+            loggers=loggers,
         )
     print_tables(planned, outcome, phases=True)
     Console().print(f"results: {literal(outcome.path)}")

@@ -20,6 +20,7 @@ from phasebench.cli.probe_options import (
     component_options_help,
     flag_names,
     given,
+    open_loggers,
     probe_command,
     study_parameters,
 )
@@ -135,9 +136,10 @@ def sweep(
             data_dir=params["data_dir"],
             make_dirs=params["out"] is None,
         )
+    loggers = open_loggers(ctx, components, planned.out)
     pool = executor_registration.load()(**executor_options)  # bad options: one line
     with pool:  # workers start (or the scheduler answers) before the file is touched
-        outcome = run_sweep(planned, components, pool)
+        outcome = run_sweep(planned, components, pool, loggers)
     if outcome.failed and not outcome.done:
         raise PhasebenchError(
             f"every scan failed ({outcome.failed} of {outcome.failed}; the last: "
@@ -154,9 +156,9 @@ def sweep_keys() -> tuple[str, ...]:
     return (*NAMES, *own)
 
 
-def run_sweep(planned, components, executor):
+def run_sweep(planned, components, executor, loggers=None):
     """Run a planned study through a started executor with a bar per scan, then print the
-    constants of every point and the counts."""
+    constants of every point and the counts. ``loggers``: told of every record, by the driver."""
     from rich.console import Console
     from rich.progress import Progress, TextColumn
 
@@ -170,7 +172,14 @@ def run_sweep(planned, components, executor):
     )
     with Progress(*columns, console=console) as progress:
         bar = SweepBar(progress, planned, executor)
-        outcome = execute(planned, components, executor, writer=writer, on_outcome=bar.on_outcome)
+        outcome = execute(
+            planned,
+            components,
+            executor,
+            writer=writer,
+            on_outcome=bar.on_outcome,
+            loggers=loggers,
+        )
     print_tables(planned, outcome, phases=False)
     summary = f"{outcome.done} scans done, {outcome.failed} failed, {outcome.skipped} skipped"
     Console().print(f"{summary}; results: {literal(outcome.path)}")

@@ -22,9 +22,10 @@ from phasebench.results.writer import ResultsWriter
 class Recorder:
     """The writer of one study's file, and its listener (``phasebench.probe.task.Listener``).
 
-    ``on_run(task, run)`` and ``on_scan(task, result)`` are told after each record is written
-    (a progress display). Events from threads other than the one that made the recorder are
-    ignored: their results come back with the outcome of their group and are written then.
+    ``on_start(start)``, ``on_run(task, run)`` and ``on_scan(task, result)`` are told after
+    each record is written, once each (a progress display, the loggers). Events from threads
+    other than the one that made the recorder are ignored: their results come back with the
+    outcome of their group and are written then.
     """
 
     def __init__(
@@ -32,10 +33,13 @@ class Recorder:
         writer: ResultsWriter,
         on_run: Callable[[ScanTask, RunRecord], None] = lambda task, run: None,
         on_scan: Callable[[ScanTask, ScanResult], None] = lambda task, result: None,
+        on_start: Callable[[ScanRecord], None] = lambda start: None,
     ) -> None:
         self.writer = writer
         self.on_run = on_run
         self.on_scan = on_scan
+        self.on_start = on_start
+        self._announced: set[str] = set()  # scans whose start on_start was told
         self._thread = threading.get_ident()
         self._starts: dict[str, ScanRecord] = {}  # scans not complete yet, to re-create
         self._pending: dict[str, list[RunRecord]] = {}  # their runs so far
@@ -105,6 +109,9 @@ class Recorder:
         self._starts[start.scan_id] = start
         self._ensure_file()
         self.writer.write_scan(start)  # no-op when the file has it already
+        if start.scan_id not in self._announced:
+            self._announced.add(start.scan_id)
+            self.on_start(start)
 
     def _write_run(self, task: ScanTask, run: RunRecord) -> None:
         if run.run_id in self._runs:

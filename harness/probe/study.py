@@ -38,6 +38,7 @@ from phasebench.probe.task import GroupRunner, ScanResult, ScanTask, group_by_in
 from phasebench.results.records import RunRecord
 
 if TYPE_CHECKING:  # pragma: no cover
+    from phasebench.probe.loggers import Loggers
     from phasebench.results.summary import PointSummary
     from phasebench.results.writer import ResultsWriter
 
@@ -187,15 +188,17 @@ def execute(
     on_run: Callable[[ScanTask, RunRecord], None] = lambda task, run: None,
     on_scan: Callable[[ScanTask, ScanResult], None] = lambda task, result: None,
     on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+    loggers: Loggers | None = None,
 ) -> StudyOutcome:
     """Run a planned study through a started ``executor`` (None: ``local`` without retries, on
     every torch thread, started here) into its file. Every run is written the moment it is
     known: in this process as it finishes, from a worker when its group returns.
     ``on_run``/``on_scan`` are told after each record is written, ``on_outcome`` after each
     group (a progress display). ``writer``: the file ``open_file`` opened (by default it is
-    opened here)."""
-    from phasebench.probe.driver import Recorder
-    from phasebench.results.points import finalize
+    opened here). ``loggers`` (``phasebench.probe.loggers.build``): the experiment trackers,
+    told of every scan, run and set of constants after it is written, here in the driver
+    (never in a worker), and closed at the end; one that fails is reported and dropped."""
+    from phasebench.probe.loggers import Loggers
 
     if executor is None:
         with local_executor(components, retries=0, single_thread=False) as here:
@@ -207,8 +210,30 @@ def execute(
                 on_run=on_run,
                 on_scan=on_scan,
                 on_outcome=on_outcome,
+                loggers=loggers,
             )
-    recorder = Recorder(writer or open_file(study), on_run, on_scan)
+    trackers = loggers if loggers is not None else Loggers()
+    try:
+        return _execute(study, components, executor, writer, on_run, on_scan, on_outcome, trackers)
+    finally:
+        trackers.close()
+
+
+def _execute(study, components, executor, writer, on_run, on_scan, on_outcome, trackers):
+    from phasebench.probe.driver import Recorder
+    from phasebench.probe.loggers import StudyInfo
+    from phasebench.results.points import finalize
+
+    def run_written(task: ScanTask, run: RunRecord) -> None:
+        trackers.log_run(run)
+        on_run(task, run)
+
+    def scan_written(task: ScanTask, result: ScanResult) -> None:
+        trackers.log_constants(result.start, result.constants)
+        on_scan(task, result)
+
+    recorder = Recorder(writer or open_file(study), run_written, scan_written, trackers.log_scan)
+    trackers.start(StudyInfo(study.out, len(study.tasks), study.skipped, study.runs_per_scan))
     runner = GroupRunner(components, recorder)
     result = StudyOutcome(study.out, 0, 0, study.skipped)
     for outcome in executor.submit_all(runner, group_by_init(list(study.tasks))):

@@ -23,7 +23,8 @@ not import torch; the checks do, when they run.
 
 One module per job: ``common`` (ConformanceError, constants, shared helpers); one check per
 kind in ``models``, ``initializations``, ``losses``, ``optimizers``, ``estimators``,
-``datasets``, ``executors``, ``schedules``; ``components`` (check_component, dispatching by kind);
+``datasets``, ``executors``, ``schedules``, ``loggers``; ``components`` (check_component,
+dispatching by kind);
 ``reports`` (CheckResult, PluginReport); ``plugin_checks`` (check_plugin,
 check_registrations); ``parametrize`` (parametrize_components); ``cli`` (main).
 """
@@ -37,6 +38,7 @@ from phasebench.testing.datasets import check_dataset
 from phasebench.testing.estimators import check_estimator
 from phasebench.testing.executors import check_executor
 from phasebench.testing.initializations import check_initialization
+from phasebench.testing.loggers import check_logger
 from phasebench.testing.losses import check_loss
 from phasebench.testing.models import check_model
 from phasebench.testing.optimizers import check_optimizer
@@ -55,6 +57,7 @@ __all__ = [
     "check_estimator",
     "check_executor",
     "check_initialization",
+    "check_logger",
     "check_loss",
     "check_model",
     "check_optimizer",

@@ -1,0 +1,313 @@
+"""A results file as tidy tables (pandas) and as one labelled array set (xarray).
+
+``rows(loaded, table)`` builds a table's rows as plain dicts (no third-party import);
+``to_pandas(path, table)`` and ``to_xarray(path)`` turn them into a ``DataFrame`` or a
+``Dataset``, importing pandas / xarray only then (the ``pandas`` and ``xarray`` extras). The
+tables, their columns and their meanings are listed in docs/results.md:
+
+- ``runs``: one row per run: its configuration (``model``, ``model.depth``, ...), c, eta,
+  lambda0, L0, diverged, diverged_step, its phase and the constants of its scan;
+- ``steps``: one row per run and step t = 0..T: loss, batch_loss, sharpness, hvps, converged;
+- ``constants``: one row per scan and constant: value, status, lower_bound;
+- ``points``: one row per point and constant: the aggregate over its seeds.
+
+Each table is one function of the loaded file in ``TABLES``; a new record type (a trace) adds
+its table the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from phasebench.analysis.labels import config_columns, point_label
+from phasebench.analysis.phases import NAMES, STATUSES, phase_of
+from phasebench.errors import UsageError
+from phasebench.results.reader import load
+from phasebench.results.summary import (
+    ScanSummary,
+    point_summaries,
+    run_summaries,
+    scan_summaries,
+)
+
+Loaded = Mapping[str, Any]
+Row = dict[str, Any]
+
+#: The per-step arrays of a run, as the steps table's columns.
+STEP_COLUMNS = ("loss", "batch_loss", "sharpness", "hvps", "converged")
+#: The configuration fields that vary within a point (the dimensions of ``to_xarray``).
+SEEDS = ("seed", "sgd_seed")
+
+
+def _source(source: str | Path | Loaded) -> Loaded:
+    """A results file's path, or what ``load`` returned for it."""
+    return source if isinstance(source, Mapping) else load(source)
+
+
+def _keys(scan: ScanSummary) -> Row:
+    return {
+        "scan_id": scan.scan_id,
+        "point_id": scan.point_id,
+        "seed": int(scan.config["seed"]),
+        "sgd_seed": int(scan.config["sgd_seed"]),
+    }
+
+
+def _finite_or_nan(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _constant_columns(scan: ScanSummary) -> Row:
+    out: Row = {}
+    for name in NAMES:
+        constant = scan.constants[name]
+        out[name] = constant.value
+        out[f"{name}_status"] = constant.status
+        out[f"{name}_lower_bound"] = constant.lower_bound
+    out["constants_source"] = scan.source
+    return out
+
+
+def runs_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
+    """One row per run, ordered by point, seeds and c."""
+    out = []
+    for scan in scan_summaries(loaded, sharp_eps):
+        stored = loaded["scans"][scan.scan_id]
+        summaries = run_summaries(stored)
+        constants = _constant_columns(scan)
+        for run_id, run in sorted(stored["runs"].items(), key=lambda item: item[1]["c"]):
+            summary = summaries[run_id]
+            out.append(
+                {
+                    "run_id": run_id,
+                    **_keys(scan),
+                    **config_columns(run["config"], leave_out=("c", *SEEDS)),
+                    "c": float(run["c"]),
+                    "eta": float(run["eta"]),
+                    "lambda0": scan.lambda0,
+                    "L0": scan.loss0,
+                    "diverged": bool(run["diverged"]),
+                    "diverged_step": int(run["diverged_step"]),
+                    "phase": phase_of(summary, scan.sharp_eps),
+                    "loss_ratio_max": summary.loss_ratio_max,
+                    "sharp_ratio_max": summary.sharp_ratio_max,
+                    "seconds": float(run["seconds"]),
+                    "sharpness_seconds": float(run["sharpness_seconds"]),
+                    **constants,
+                }
+            )
+    return out
+
+
+def step_values(run: Any) -> dict[str, np.ndarray]:
+    """A run's per-step arrays aligned on t = 0..T (a ``RunRecord`` or a run as ``load``
+    returns it): ``batch_loss`` at t is the minibatch loss at theta_t of the step t -> t+1,
+    nan at t = T, which takes no step."""
+    get = run.__getitem__ if isinstance(run, Mapping) else lambda name: getattr(run, name)
+    loss = np.asarray(get("loss"), dtype=float)
+    batch = np.full(loss.shape, np.nan)
+    given = np.asarray(get("batch_loss"), dtype=float)[: loss.size]
+    batch[: given.size] = given
+    return {
+        "loss": loss,
+        "batch_loss": batch,
+        "sharpness": np.asarray(get("sharpness"), dtype=float),
+        "hvps": np.asarray(get("hvps"), dtype=np.int64),
+        "converged": np.asarray(get("converged"), dtype=bool),
+    }
+
+
+def steps_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
+    """One row per run and step t = 0..T (t = 0 the initialization); ``step_values``."""
+    out = []
+    for scan in scan_summaries(loaded, sharp_eps):
+        keys = _keys(scan)
+        stored = loaded["scans"][scan.scan_id]["runs"]
+        for run_id, run in sorted(stored.items(), key=lambda item: item[1]["c"]):
+            values = step_values(run)
+            for t in range(values["loss"].size):
+                out.append(
+                    {
+                        "run_id": run_id,
+                        **keys,
+                        "c": float(run["c"]),
+                        "step": t,
+                        **{name: values[name][t].item() for name in STEP_COLUMNS},
+                    }
+                )
+    return out
+
+
+def constants_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
+    """One row per scan and constant: the value (nan unless found), its status and, for an
+    above-grid constant, the lower bound the grid gives."""
+    out = []
+    for scan in scan_summaries(loaded, sharp_eps):
+        config = config_columns(scan.config, leave_out=("c", *SEEDS))
+        for name in NAMES:
+            constant = scan.constants[name]
+            out.append(
+                {
+                    **_keys(scan),
+                    **config,
+                    "constant": name,
+                    "value": constant.value,
+                    "status": constant.status,
+                    "lower_bound": constant.lower_bound,
+                    "source": scan.source,
+                    "complete": scan.complete,
+                    "sharp_eps": scan.sharp_eps,
+                    "lambda0": scan.lambda0,
+                    "L0": scan.loss0,
+                }
+            )
+    return out
+
+
+def points_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
+    """One row per point and constant: its aggregate over the point's scans (seeds)."""
+    out = []
+    for point in point_summaries(scan_summaries(loaded, sharp_eps)):
+        config = config_columns(point.config, leave_out=("c", *SEEDS))
+        for name in NAMES:
+            agg = point.aggregates[name]
+            out.append(
+                {
+                    "point_id": point.point_id,
+                    "label": point_label(point.config),
+                    **config,
+                    "constant": name,
+                    "mean": agg.mean,
+                    "std": agg.std,
+                    "min": agg.min,
+                    "max": agg.max,
+                    "n": agg.n,
+                    "of": agg.of,
+                    "lower_bound": agg.lower_bound,
+                    "bounds": agg.bounds,
+                    **{f"n_{s.replace('-', '_')}": agg.count(s) for s in STATUSES},
+                    "lambda0_mean": point.lambda0.mean,
+                    "L0_mean": point.loss0.mean,
+                }
+            )
+    return out
+
+
+TABLES: dict[str, Callable[..., list[Row]]] = {
+    "runs": runs_rows,
+    "steps": steps_rows,
+    "constants": constants_rows,
+    "points": points_rows,
+}
+
+
+def rows(source: str | Path | Loaded, table: str = "runs", sharp_eps: float | None = None):
+    """A table's rows as plain dicts (``table`` one of ``TABLES``)."""
+    if table not in TABLES:
+        raise UsageError(f"unknown table {table!r}; the tables are: {', '.join(TABLES)}")
+    return TABLES[table](_source(source), sharp_eps)
+
+
+def _pandas(what: str):
+    from phasebench.extras import require
+
+    return require("pandas", "pandas", what)
+
+
+def to_pandas(source: str | Path | Loaded, table: str = "runs", *, sharp_eps: float | None = None):
+    """One table of a results file as a ``pandas.DataFrame`` (the ``pandas`` extra).
+    ``source``: the file's path, or what ``phasebench.results.load`` returned for it;
+    ``sharp_eps``: recompute the constants with this c_sharp threshold (default: as stored)."""
+    pd = _pandas("to_pandas")
+    found = rows(source, table, sharp_eps)
+    columns = list(dict.fromkeys(key for row in found for key in row))
+    return pd.DataFrame(found, columns=columns)
+
+
+#: The dimensions of ``to_xarray``'s variables, by what they describe.
+RUN_DIMS = ("point", "seed", "sgd_seed", "c")
+STEP_DIMS = (*RUN_DIMS, "step")
+SCAN_DIMS = RUN_DIMS[:3]
+
+
+def to_xarray(source: str | Path | Loaded, *, sharp_eps: float | None = None):
+    """A results file as one ``xarray.Dataset`` (the ``xarray`` extra) with labelled
+    dimensions ``point`` (its id), ``seed``, ``sgd_seed``, ``c`` and ``step``. Along ``point``
+    lie ``label`` and every configuration field as ``config.<column>`` (``config.model.depth``).
+    The per-step arrays are on (point, seed, sgd_seed, c, step), the per-run values on (point,
+    seed, sgd_seed, c), lambda0, L0 and the constants (value, status, lower bound) on (point,
+    seed, sgd_seed). A combination no scan ran is nan ("" for a text); booleans are 1.0 / 0.0
+    so that a missing one can be nan."""
+    from phasebench.extras import require
+
+    xr = require("xarray", "xarray", "to_xarray")
+    pd = _pandas("to_xarray")
+    loaded = _source(source)
+    runs = to_pandas(loaded, "runs", sharp_eps=sharp_eps).rename(columns={"point_id": "point"})
+    steps = to_pandas(loaded, "steps", sharp_eps=sharp_eps).rename(columns={"point_id": "point"})
+    if runs.empty:
+        return xr.Dataset(attrs=_attrs(loaded))
+    per_step = steps.set_index(list(STEP_DIMS))[list(STEP_COLUMNS)]
+    per_run = runs.set_index(list(RUN_DIMS))[
+        ["run_id", "eta", "diverged", "diverged_step", "phase", "loss_ratio_max", "sharp_ratio_max"]
+    ]
+    scan_columns = ["scan_id", "lambda0", "L0", *_constant_names(), "constants_source"]
+    per_scan = runs.drop_duplicates("scan_id").set_index(list(SCAN_DIMS))[scan_columns]
+    ds = xr.merge(
+        [_dataset(xr, pd, frame) for frame in (per_step, per_run, per_scan)],
+        join="outer",
+        compat="no_conflicts",
+    )
+    point_ids = [str(p) for p in ds["point"].values]
+    configs = [_point_config(loaded, p) for p in point_ids]
+    columns = [config_columns(c, leave_out=("c", *SEEDS)) for c in configs]
+    names = list(dict.fromkeys(name for found in columns for name in found))
+    coords = {
+        f"config.{name}": ("point", _plain(pd.Series([found.get(name) for found in columns])))
+        for name in names
+    }
+    labels = np.asarray([point_label(c) for c in configs], dtype=str)
+    ds = ds.assign_coords(point=np.asarray(point_ids, dtype=str))
+    ds = ds.assign_coords(label=("point", labels), **coords)
+    ds.attrs.update(_attrs(loaded))
+    return ds
+
+
+def _constant_names() -> list[str]:
+    return [f"{n}{suffix}" for n in NAMES for suffix in ("", "_status", "_lower_bound")]
+
+
+def _plain(series) -> np.ndarray:
+    """A column as an array netCDF can hold: numbers as they are, anything else as text."""
+    values = series.to_numpy()
+    if values.dtype.kind in "biuf":
+        return values
+    return np.asarray(["" if v is None or v != v else str(v) for v in values], dtype=str)
+
+
+def _dataset(xr, pd, frame):
+    ds = frame.to_xarray()
+    for name in list(ds.data_vars):
+        values = frame[name]
+        if values.dtype == bool:
+            ds[name] = ds[name].astype(float)
+        elif values.dtype.kind not in "biuf":
+            ds[name] = (
+                ds[name].dims,
+                _plain(pd.Series(ds[name].values.ravel())).reshape(ds[name].shape),
+            )
+    return ds
+
+
+def _point_config(loaded: Loaded, point_id: str) -> Mapping[str, Any]:
+    scan = next(s for s in loaded["scans"].values() if s["point_id"] == point_id)
+    return scan["config"]
+
+
+def _attrs(loaded: Loaded) -> dict[str, Any]:
+    return {k: v for k, v in loaded["attrs"].items() if isinstance(v, (str, int, float))}

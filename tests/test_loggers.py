@@ -1,0 +1,422 @@
+"""The ``logger`` kind: the driver tells each logger every scan, run and set of constants once,
+after it is in the HDF5 file; a logger that raises is reported once and dropped while the study
+loses nothing; ``--logger`` on the CLI with its options; and the real libraries read back what
+the built-ins wrote (MLflow through ``MlflowClient``, TensorBoard through its event reader)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from phasebench import kinds, plugins
+from phasebench.cli.main import app
+from phasebench.probe import study
+from phasebench.probe.grid import Grid
+from phasebench.probe.loggers import Loggers, StudyInfo, replay
+from phasebench.results import load
+from phasebench.results.tables import step_values
+from phasebench.testing import ConformanceError, check_plugin
+from phasebench.testing.loggers import _write_png
+
+DATA = Path(__file__).parent / "data"
+FULL = DATA / "main-a7147a9.h5"  # real results: two complete scans, seed 0 diverges at c = 100
+SMALL = dict(
+    steps=2,
+    batch_size=32,
+    sharpness_examples=64,
+    loss_examples=64,
+    divergence_threshold=1e5,
+    barrier_points=5,
+)
+TINY_RUN = [
+    "run", "--depth", "2", "--width", "8", "--c", "1,1000", "--steps", "2",
+    "--sharpness-examples", "64", "--loss-examples", "64", "--batch-size", "32",
+]  # fmt: skip
+runner = CliRunner()
+torch.set_num_threads(1)
+
+
+class Recording:
+    """A logger that keeps every call; ``fail_in`` names a call that raises."""
+
+    def __init__(self, fail_in: str | None = None) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self.fail_in = fail_in
+
+    def _note(self, call: str, value: object) -> None:
+        self.calls.append((call, value))
+        if call == self.fail_in:
+            raise ConnectionError("tracking server down\nsecond line never shown")
+
+    def start(self, info):
+        self._note("start", info)
+
+    def log_scan(self, scan):
+        self._note("log_scan", scan.scan_id)
+
+    def log_run(self, run):
+        self._note("log_run", run.run_id)
+
+    def log_constants(self, scan, constants):
+        self._note("log_constants", (scan.scan_id, {n: c.status for n, c in constants.items()}))
+
+    def log_figure(self, path):
+        self._note("log_figure", path)
+
+    def close(self):
+        self._note("close", None)
+
+    def names(self, call: str) -> list:
+        return [value for name, value in self.calls if name == call]
+
+
+def _tiny_study(tmp_path, seeds=(0,)):
+    components = plugins.components()
+    names = {kind.field: kind.default for kind in kinds.probe_kinds()}
+    base = study.template(
+        components, study.Choices(names, {"model": {"depth": 2, "width": 8}}), **SMALL
+    )
+    search = study.Search(grid=Grid(values=(1.0, 1000.0)))
+    planned = study.plan(
+        study.expand(base, list(seeds), [0]), search, tmp_path / "p.h5", components
+    )
+    return components, planned
+
+
+def test_the_driver_tells_every_logger_each_record_once_after_it_is_written(tmp_path):
+    components, planned = _tiny_study(tmp_path)
+    seen_in_file = []
+
+    class Checking(Recording):
+        def log_run(self, run):  # the run is in the HDF5 file before any logger hears of it
+            seen_in_file.append(run.run_id in load(planned.out)["scans"][run.scan_id]["runs"])
+            super().log_run(run)
+
+    first, second = Checking(), Recording()
+    loggers = Loggers([("first", first), ("second", second)])
+    outcome = study.execute(planned, components, loggers=loggers)
+    loaded = load(outcome.path)
+    (scan_id,) = loaded["scans"]
+    runs = loaded["scans"][scan_id]["runs"]
+    for logger in (first, second):
+        calls = [name for name, _ in logger.calls]
+        assert calls == ["start", "log_scan", "log_run", "log_run", "log_constants", "close"]
+        assert sorted(logger.names("log_run")) == sorted(runs)  # once each, the file's ids
+        assert logger.names("log_scan") == [scan_id]
+        info = logger.names("start")[0]
+        assert isinstance(info, StudyInfo) and info.results == planned.out and info.scans == 1
+        stored = loaded["scans"][scan_id]["constants"]
+        assert logger.names("log_constants") == [
+            (scan_id, {n: c["status"] for n, c in stored.items()})
+        ]
+    assert seen_in_file == [True, True] and not loggers.failures
+
+
+@pytest.mark.parametrize("fail_in", ["start", "log_run", "log_constants"])
+def test_a_failing_logger_is_reported_once_and_the_study_loses_nothing(tmp_path, fail_in):
+    components, planned = _tiny_study(tmp_path)
+    broken, healthy = Recording(fail_in=fail_in), Recording()
+    lines = []
+    loggers = Loggers([("broken", broken), ("healthy", healthy)], report=lines.append)
+    outcome = study.execute(planned, components, loggers=loggers)
+    assert outcome.done == 1 and outcome.failed == 0
+    assert len(lines) == 1 and lines == loggers.failures
+    assert lines[0].startswith(f"logger 'broken' failed in {fail_in} (ConnectionError: ")
+    assert "second line" not in lines[0] and "results file has everything" in lines[0]
+    # not called again after the failure, but closed
+    names = [name for name, _ in broken.calls]
+    assert names[names.index(fail_in) + 1 :] == ["close"]
+    loaded = load(outcome.path)
+    (scan,) = loaded["scans"].values()
+    assert scan["complete"] and len(scan["runs"]) == 2  # the file has everything
+    assert len(healthy.names("log_run")) == 2 and healthy.names("close") == [None]
+
+
+def test_replay_tells_loggers_what_a_file_holds_in_study_order():
+    logger = Recording()
+    replay(FULL, Loggers([("rec", logger)]))
+    loaded = load(FULL)
+    assert logger.names("log_scan") == list(loaded["scans"])
+    assert len(logger.names("log_run")) == 8 and len(logger.names("log_constants")) == 2
+    assert [n for n, _ in logger.calls][0] == "start" and logger.calls[-1] == ("close", None)
+
+
+def test_jsonl_logger_writes_one_line_per_record(tmp_path):
+    result = runner.invoke(app, [*TINY_RUN, "--out", str(tmp_path / "p.h5"), "--logger", "jsonl"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert [line["record"] for line in lines] == [
+        "start", "scan", "run", "run", "constants", "end"
+    ]  # fmt: skip
+    loaded = load(tmp_path / "p.h5")
+    ((scan_id, scan),) = loaded["scans"].items()
+    runs = {line["run_id"]: line for line in lines if line["record"] == "run"}
+    assert set(runs) == set(scan["runs"])
+    for run_id, run in scan["runs"].items():
+        expected = [None if not math.isfinite(v) else v for v in run["loss"].tolist()]
+        assert runs[run_id]["loss"] == expected
+    assert lines[4]["constants"] == scan["constants"]
+
+
+def test_plot_hands_its_figures_to_the_loggers(tmp_path, monkeypatch):
+    """The wiring only: the figures themselves are test_show_cli's (drawing them costs
+    seconds), so plot_file here writes two small PNGs."""
+    import phasebench.plotting
+
+    pngs = [tmp_path / "trajectories.png", tmp_path / "phases.png"]
+
+    def plot_file(path, out_dir=None, sharp_eps=None, all_scans=False):
+        assert Path(path) == copy
+        for png in pngs:
+            _write_png(png)
+        return pngs
+
+    copy = tmp_path / "probe.h5"
+    shutil.copy(FULL, copy)
+    monkeypatch.setattr(phasebench.plotting, "plot_file", plot_file)
+    result = runner.invoke(app, ["plot", str(copy), "--logger", "jsonl"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == [str(p) for p in pngs]
+    lines = [json.loads(line) for line in (tmp_path / "probe.jsonl").read_text().splitlines()]
+    assert [line["record"] for line in lines] == ["start", "figure", "figure", "end"]
+    assert [line["path"] for line in lines[1:-1]] == [str(p) for p in pngs]
+
+
+def test_cli_logger_errors_are_one_line_before_any_file(tmp_path, monkeypatch):
+    out = tmp_path / "p.h5"
+    cases = [
+        (["--logger", "nope"], "nope"),
+        (["--logger", "jsonl", "--log-dir", "x"], "no chosen component takes --log-dir"),
+        (
+            ["--logger", "jsonl", "--opt", "logger.jsonl.colour=red"],
+            "colour",
+        ),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, [*TINY_RUN, "--out", str(out), *args])
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as if the extra were not installed
+    result = runner.invoke(app, [*TINY_RUN, "--out", str(out), "--logger", "mlflow"])
+    assert result.exit_code == 2 and "pip install 'phasebench[mlflow]'" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_logger_options_route_by_the_component_option_syntax(tmp_path):
+    where = tmp_path / "elsewhere.jsonl"
+    result = runner.invoke(
+        app,
+        [*TINY_RUN, "--out", str(tmp_path / "p.h5"), "--logger", "jsonl", "--path", str(where)],
+    )
+    assert result.exit_code == 0, result.output
+    assert where.exists() and not (tmp_path / "p.jsonl").exists()
+
+
+LOGGER_PLUGIN = """
+from phasebench import Option, hookimpl
+
+
+class Printer:
+    def __init__(self, results, prefix="pb"):
+        self.path = results.with_suffix(".txt")
+        self.prefix = prefix
+
+    def _say(self, text):
+        with open(self.path, "a") as f:
+            f.write(f"{self.prefix} {text}\\n")
+
+    def start(self, study):
+        self._say("start")
+
+    def log_scan(self, scan):
+        self._say(f"scan {scan.scan_id}")
+
+    def log_run(self, run):
+        self._say(f"run {run.run_id} c={run.c}")
+
+    def log_constants(self, scan, constants):
+        self._say(f"constants {sorted(constants)}")
+
+    def log_figure(self, path):
+        self._say(f"figure {path}")
+
+    def close(self):
+        self._say("close")
+
+
+@hookimpl
+def register_loggers(register):
+    register("printer", Printer, description="lines of text", options=[Option("prefix", "pb")])
+"""
+
+
+def test_a_plugins_logger_passes_its_check_and_runs_with_its_options(
+    tmp_path, plugin_module, add_entry_points
+):
+    name = plugin_module("printer_logger", LOGGER_PLUGIN)
+    report = check_plugin(name)
+    assert report.ok and [(r.kind, r.name, r.status) for r in report.results] == [
+        ("logger", "printer", "passed")
+    ], str(report)
+    add_entry_points(("printer-plugin", name))
+    out = tmp_path / "p.h5"
+    args = [*TINY_RUN, "--out", str(out), "--logger", "printer", "--prefix", "xy"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "p.txt").read_text().splitlines()
+    assert lines[0] == "xy start" and lines[-1] == "xy close" and len(lines) == 6
+
+
+def test_a_logger_missing_a_call_fails_its_check_and_one_that_raises_too():
+    class Raising(Recording):
+        def __init__(self, results):
+            super().__init__(fail_in="log_run")
+
+    from phasebench.testing.loggers import check_logger
+
+    with pytest.raises(ConformanceError, match="log_run raised ConnectionError"):
+        check_logger(Raising, {}, "logger 'raising'")
+
+    class NoFigure(Recording):
+        def __init__(self, results):
+            super().__init__()
+
+        log_figure = None
+
+    with pytest.raises(ConformanceError, match="has no log_figure"):
+        check_logger(NoFigure, {}, "logger 'nofigure'")
+
+    class Littering(Recording):
+        def __init__(self, results):
+            super().__init__()
+
+        def close(self):
+            Path("litter.txt").write_text("x")
+
+    with pytest.raises(ConformanceError, match="wrote litter.txt into the current folder"):
+        check_logger(Littering, {}, "logger 'littering'")
+
+
+# -- the real libraries -------------------------------------------------------------------
+def test_mlflow_runs_read_back_with_mlflows_client(tmp_path, monkeypatch):
+    """The real MLflow, on its file store (fast; the default sqlite store, which migrates its
+    schema for seconds, is the slow test below)."""
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = (tmp_path / "mlruns").as_uri()
+    replay(FULL, plugins_loggers({"mlflow": {"tracking_uri": uri}}, FULL))
+    client = MlflowClient(tracking_uri=uri)
+    _assert_mlflow_holds(client, load(FULL))
+    figure = tmp_path / "phases.png"
+    _write_png(figure)
+    loggers = plugins_loggers({"mlflow": {"tracking_uri": uri}}, FULL)
+    loggers.start(StudyInfo(FULL))
+    loggers.log_figure(figure)
+    loggers.close()
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("phasebench").experiment_id],
+        filter_string="tags.`phasebench.record` = 'figures'",
+    )
+    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["phases.png"]
+
+
+def plugins_loggers(chosen, results):
+    from phasebench.probe.loggers import build
+
+    failures = []
+    loggers = build(plugins.components(), chosen, results, report=failures.append)
+    loggers.report = lambda line: pytest.fail(line)
+    return loggers
+
+
+def _assert_mlflow_holds(client, loaded, experiment="phasebench"):
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    scans = {
+        r.data.tags["phasebench.scan_id"]: r
+        for r in runs
+        if r.data.tags.get("phasebench.record") == "scan"
+    }
+    children = {
+        r.data.tags["phasebench.run_id"]: r
+        for r in runs
+        if r.data.tags.get("phasebench.record") == "run"
+    }
+    assert set(scans) == set(loaded["scans"])
+    for scan_id, scan in loaded["scans"].items():
+        parent = scans[scan_id]
+        assert parent.info.status == "FINISHED"
+        assert parent.data.params["model.depth"] == "2" and parent.data.params["seed"] == str(
+            scan["seed"]
+        )
+        assert parent.data.metrics["lambda0"] == pytest.approx(scan["lambda0"])
+        for name, constant in scan["constants"].items():
+            assert parent.data.tags[f"{name}.status"] == constant["status"]
+            if constant["status"] == "found":
+                assert parent.data.metrics[name] == constant["value"]
+        for run_id, run in scan["runs"].items():
+            child = children[run_id]
+            assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+            assert float(child.data.params["c"]) == run["c"]
+            history = client.get_metric_history(child.info.run_id, "sharpness")
+            got = {m.step: m.value for m in history}
+            expected = {t: v for t, v in enumerate(run["sharpness"].tolist()) if math.isfinite(v)}
+            assert got == pytest.approx(expected)
+            assert child.data.metrics["diverged"] == float(run["diverged"])
+
+
+def test_tensorboard_scalars_read_back_with_tensorboards_event_reader(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    log_dir = tmp_path / "tb"
+    replay(FULL, plugins_loggers({"tensorboard": {"log_dir": str(log_dir)}}, FULL))
+    loaded = load(FULL)
+    folders = {p.parent.relative_to(log_dir).as_posix() for p in log_dir.rglob("events.out.*")}
+    assert len(folders) == 2 + 8  # a folder per scan and one per run
+    for scan in loaded["scans"].values():
+        (scan_folder,) = [f for f in folders if f.endswith(f"seed {scan['seed']} sgd 0")]
+        events = EventAccumulator(str(log_dir / scan_folder))
+        events.Reload()
+        assert events.Scalars("lambda0")[0].value == pytest.approx(scan["lambda0"])
+        for run in scan["runs"].values():
+            events = EventAccumulator(str(log_dir / scan_folder / f"c={run['c']:.4g}"))
+            events.Reload()
+            for name, values in step_values(run).items():
+                got = {e.step: e.value for e in events.Scalars(name)}
+                want = {t: float(v) for t, v in enumerate(values.tolist()) if math.isfinite(v)}
+                assert got == pytest.approx(want, rel=1e-6), name
+
+
+@pytest.mark.slow  # MLflow's sqlite store migrates its schema for seconds
+def test_run_logger_mlflow_default_store_reads_back(tmp_path):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    out = tmp_path / "p.h5"
+    result = runner.invoke(app, [*TINY_RUN, "--out", str(out), "--logger", "mlflow"])
+    assert result.exit_code == 0, result.output
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    _assert_mlflow_holds(client, load(out))
+    assert not any(Path.cwd().glob("mlruns"))
+
+
+@pytest.mark.slow  # worker processes start for seconds
+def test_a_process_executor_sweep_is_logged_by_the_driver_once_per_run(tmp_path):
+    out = tmp_path / "s.h5"
+    args = [*TINY_RUN[1:], "--seeds", "2", "--out", str(out), "--logger", "jsonl"]
+    result = runner.invoke(app, ["sweep", *args, "--executor", "process", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    run_ids = [line["run_id"] for line in lines if line["record"] == "run"]
+    stored = [rid for scan in load(out)["scans"].values() for rid in scan["runs"]]
+    assert sorted(run_ids) == sorted(stored) and len(set(run_ids)) == len(run_ids)
