@@ -35,6 +35,14 @@ def plot(
             show_default=False,
         ),
     ] = None,
+    beside: Annotated[
+        Path | None,
+        typer.Option(
+            help="Another results file (e.g. the same sweep with --lr-unit ggn): the phase "
+            "diagrams of the same model in each unit are drawn side by side.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Plot a results file: loss and sharpness trajectories normalized by L0 and lambda0 (one
     curve per c) and the critical constants as a phase diagram (c on a log2 axis, the phases
@@ -44,5 +52,7 @@ def plot(
     from phasebench.plotting import plot_file
 
     sharp_eps = check_sharp_eps(sharp_eps)
-    for path in plot_file(file, out_dir, sharp_eps=sharp_eps, all_scans=all_scans, x=x):
+    for path in plot_file(
+        file, out_dir, sharp_eps=sharp_eps, all_scans=all_scans, x=x, beside=beside
+    ):
         typer.echo(str(path))

@@ -69,6 +69,7 @@ class GaussNewtonOperator(ProductOperator):
         self.names, self.shapes, self.numels = setup.names, setup.shapes, setup.numels
         self.size, self.dtype, self.device = setup.size, setup.dtype, setup.device
         self.examples, self.mode = setup.examples, mode
+        self.backend = "jvp-vjp"
         self.hvps = 0
         try:
             self._batches = [self._build(b) for b in range(len(self.fn.batches))]
