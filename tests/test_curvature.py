@@ -139,7 +139,8 @@ def test_the_preconditioned_operator_is_the_dense_p_inverse_root_h_p_inverse_roo
     assert torch.allclose(operator.dense(), want, rtol=1e-10, atol=1e-10 * want.abs().max())
     expected = torch.linalg.eigvalsh(want)[-1].item()
     assert abs(top(operator) - expected) <= 1e-8 * expected
-    assert adaptive.require(optimizer).threshold(optimizer) == pytest.approx(38 / 1e-2)
+    value, kind = adaptive.require(optimizer).threshold(1e-2, betas=[0.9, 0.99], eps=1e-8)
+    assert value == pytest.approx(38 / 1e-2) and kind == "(2+2beta1)/(eta(1-beta1))"
 
 
 def test_gi_adam_starts_its_second_moment_at_the_first_gradient_squared():

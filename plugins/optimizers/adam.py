@@ -60,14 +60,15 @@ def preconditioner(optimizer: torch.optim.Optimizer) -> torch.Tensor:
     return torch.cat(parts)
 
 
-def threshold(optimizer: torch.optim.Optimizer) -> float:
-    """(2 + 2 beta1) / (lr (1 - beta1)) for the first parameter group's lr and beta1."""
-    group = optimizer.param_groups[0]
-    beta1 = group["betas"][0]
-    return (2 + 2 * beta1) / (float(group["lr"]) * (1 - beta1))
+def threshold(eta: float, *, betas: Sequence[float], **options: object) -> tuple[float, str]:
+    """Adam's preconditioned sharpness lambda_1(P^-1 H) is stable below (2 + 2 beta1) /
+    (eta (1 - beta1)) (Cohen et al. 2022): 38 / eta at beta1 = 0.9. (The rule's shape is the
+    trace's ``stability_threshold``; declare it there too once that lands.)"""
+    beta1 = float(betas[0])
+    return (2 + 2 * beta1) / (float(eta) * (1 - beta1)), THRESHOLD_KIND
 
 
-@adaptive(preconditioner=preconditioner, threshold=threshold, threshold_kind=THRESHOLD_KIND)
+@adaptive(preconditioner=preconditioner, threshold=threshold)
 def adam(
     params: Iterable[torch.Tensor],
     lr: float,
@@ -89,7 +90,7 @@ def adam(
     return kind(params, lr=lr, betas=(beta1, beta2), eps=float(eps))
 
 
-@adaptive(preconditioner=preconditioner, threshold=threshold, threshold_kind=THRESHOLD_KIND)
+@adaptive(preconditioner=preconditioner, threshold=threshold)
 def gi_adam(
     params: Iterable[torch.Tensor], lr: float, *, betas: Sequence[float], eps: float
 ) -> torch.optim.Adam:
