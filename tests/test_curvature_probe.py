@@ -18,12 +18,12 @@ from phasebench.probe import trajectory
 from phasebench.probe.problem import Problem, preflight
 
 
-def small(tol: float = 1e-8, **protocol) -> ProbeConfig:
+def small(tol: float = 1e-8, steps: int = 2, **protocol) -> ProbeConfig:
     return config(
         "fcn",
         {"depth": 2, "width": 8},
         dataset="gaussian",
-        steps=2,
+        steps=steps,
         batch_size=32,
         sharpness_examples=32,
         loss_examples=32,
@@ -64,13 +64,13 @@ def test_on_the_uv_model_the_ntk_unit_is_the_theorys_kernel_eigenvalue():
 
 
 def test_per_layer_and_smallest_are_stored_every_step_beside_the_global_value():
-    problem = Problem.build(small(tol=1e-4, per_layer=True, smallest=True), components())
+    problem = Problem.build(small(tol=1e-4, per_layer=True, smallest=True, steps=1), components())
     begin = trajectory.start(problem)
     scan = begin.record
     assert scan.layers == [name for name, _ in parameter_blocks(problem.initial_model())]
     assert len(scan.layers) == 2  # fcn depth 2: its two Linear layers
     run = trajectory.run(problem, begin, 1.0)
-    assert run.layer_sharpness.shape == (3, len(scan.layers))
+    assert run.layer_sharpness.shape == (2, len(scan.layers))
     assert np.array_equal(run.layer_sharpness[0], scan.layer_lambda0)
     assert np.isfinite(run.layer_sharpness).all() and np.isfinite(run.smallest).all()
     # a diagonal block's top eigenvalue is at most the whole matrix's; smallest <= top
@@ -91,3 +91,28 @@ def test_titles_and_labels_name_the_unit():
     assert c_label("hessian", tex=True) == r"$c = \eta\,\lambda_0$"
     title = describe(small(lr_unit="ntk").to_dict())
     assert "c = eta * lambda_ntk" in title and "lambda" not in describe(small().to_dict())
+
+
+def test_phase_diagrams_in_two_units_are_drawn_side_by_side(tmp_path):
+    from dataclasses import replace
+
+    from plotting_results import ScanSpec, config_for, write_results
+
+    from phasebench.plotting.files import plan
+    from phasebench.results import load
+
+    loaded = {}
+    for unit, c_loss in (("hessian", 2.0), ("ggn", 3.0)):
+        scans = [
+            (replace(config_for(depth, 64, 0), lr_unit=unit), ScanSpec(c_loss=c_loss, c_div=8.0))
+            for depth in (2, 4)
+        ]
+        loaded[unit] = load(write_results(tmp_path / f"{unit}.h5", scans))
+    figures = dict(plan(loaded["hessian"], beside=loaded["ggn"]))
+    name = "phase-diagram-units-fcn-he-fashion-mnist-subset-hessian-ggn.png"
+    assert name in figures
+    assert not any("units" in n for n, _ in plan(loaded["hessian"]))  # one unit: no such figure
+    figure = figures[name]()
+    panels = [ax for ax in figure.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["c = eta * lambda0", "c = eta * lambda_ggn"]
+    assert "lambda_{\\mathrm{ggn}}" in panels[1].get_ylabel()
