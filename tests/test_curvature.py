@@ -209,3 +209,20 @@ def test_bad_requests_are_one_line_usage_errors():
     )
     with pytest.raises(UsageError, match="after its first step"):
         build_operator("preconditioned", model, half_mse, x, y, optimizer=fresh)
+
+
+def test_the_conformance_check_holds_an_adaptive_optimizer_to_its_declaration():
+    from phasebench.testing import ConformanceError
+    from phasebench.testing.optimizers import check_optimizer
+
+    registration = plugins.components().get("optimizer", "adam")
+    assert check_optimizer(registration.load(), registration.defaults) == "passed"
+
+    @adaptive.adaptive(
+        preconditioner=lambda optimizer: torch.zeros(4), threshold=lambda eta, **o: (1.0, "1")
+    )
+    def broken(params, lr):
+        return torch.optim.SGD(params, lr=lr)
+
+    with pytest.raises(ConformanceError, match="not 4 positive finite entries"):
+        check_optimizer(broken, {})
