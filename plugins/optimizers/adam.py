@@ -1,4 +1,4 @@
-"""Adam, as ``torch.optim.Adam`` without weight decay, and GI-Adam (registered ``gi-adam``).
+"""Adam, as ``torch.optim.Adam`` without weight decay, and GI-Adam (option ``gi``).
 
 GI-Adam (Kalra & Barkeshli 2024, "Why warmup the learning rate?") initializes the second
 moment with the first gradient squared, v_0 = g_0^2, instead of 0; everything else is Adam's,
@@ -78,7 +78,7 @@ def adam(
     gi: bool = False,
 ) -> torch.optim.Adam:
     """Adam(lr, betas=(beta1, beta2), eps); GI-Adam (v_0 = g_0^2) with ``gi``."""
-    name = "gi-adam" if gi else "adam"
+    name = "adam"
     if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
         raise UsageError(
             f"optimizer {name!r}: betas must be two numbers [beta1, beta2], got {betas!r}"
@@ -88,11 +88,3 @@ def adam(
     lr = learning_rate(name, lr)
     kind = GIAdam if gi else torch.optim.Adam
     return kind(params, lr=lr, betas=(beta1, beta2), eps=float(eps))
-
-
-@adaptive(preconditioner=preconditioner, threshold=threshold)
-def gi_adam(
-    params: Iterable[torch.Tensor], lr: float, *, betas: Sequence[float], eps: float
-) -> torch.optim.Adam:
-    """GI-Adam: Adam with v_0 = g_0^2 (``adam(..., gi=True)``)."""
-    return adam(params, lr, betas=betas, eps=eps, gi=True)
