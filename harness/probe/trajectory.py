@@ -115,7 +115,8 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
     eta = c / begin.record.unit_lambda
     extras = curvature.Extras(problem, steps, begin.record)
     optimizer = problem.optimizer(model, eta)
-    eta_t = rates(learning_rates(problem, eta, lambda0, steps), steps)  # step t uses eta_t[t-1]
+    unit = begin.record.unit_lambda  # the curvature eta is measured in
+    eta_t = rates(learning_rates(problem, eta, unit, steps), steps)  # step t uses eta_t[t-1]
 
     loss = np.full(steps + 1, np.nan)
     batch_loss = np.full(steps, np.nan)
