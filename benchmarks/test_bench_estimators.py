@@ -22,6 +22,7 @@ import pytest
 import torch
 
 from phasebench.hessian.api import run_estimator, sharpness
+from phasebench.hessian.curvature import build_operator
 from phasebench.hessian.operator import HessianOperator
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -253,6 +254,24 @@ def test_target_hvp_per_gradient(benchmark, mlp_problem):
     MEASURED["hvp_per_gradient_backend"] = min(ratios, key=ratios.__getitem__)
 
 
+def test_target_ggn_per_gradient(benchmark, mlp_problem):
+    """A Gauss-Newton product (a JVP, then the VJP cached when the operator is built) beside
+    the Hessian's fastest product and one gradient, interleaved (target: GGN <= ~1.5)."""
+    model, x, y = mlp_problem
+    params = list(model.parameters())
+    cases = {"gradient": lambda r: torch.autograd.grad(half_mse(model(x), y), params)}
+    for which in ("hessian", "ggn", "ntk"):
+        op = build_operator(which, model, half_mse, x, y, backend="graph")
+        v = op.random_vector(torch.Generator().manual_seed(0))
+        cases[which] = lambda r, op=op, v=v: op.matvec(v)
+    samples = benchmark.pedantic(lambda: interleaved(cases, 15), rounds=1, iterations=1)
+    gradient = median_time(samples["gradient"])
+    ratios = {w: median_time(samples[w]) / gradient for w in cases if w != "gradient"}
+    benchmark.extra_info.update(gradient_s=gradient, product_per_gradient=ratios)
+    MEASURED["ggn_per_gradient"] = ratios["ggn"]
+    MEASURED["hessian_graph_per_gradient"] = ratios["hessian"]
+
+
 #: Lanczos budgets (products, no tolerance) for the equal-accuracy comparison.
 BUDGETS = (4, 5, 6, 7, 8, 10, 12)
 
@@ -346,6 +365,9 @@ def test_targets_report(benchmark):
     if "hvp_per_gradient" in m:
         report["hvp / gradient, interleaved (target <= 1.6)"] = m["hvp_per_gradient"]
         report["hvp backend"] = m["hvp_per_gradient_backend"]
+    if "ggn_per_gradient" in m:
+        report["ggn product / gradient, interleaved (target <= ~1.5)"] = m["ggn_per_gradient"]
+        report["hessian graph product / gradient, same rounds"] = m["hessian_graph_per_gradient"]
     if "lanczos-float64-tol=0.0005-err" in m:
         report["lanczos float64 tol=5e-4: rel err (target 1e-6)"] = m[
             "lanczos-float64-tol=0.0005-err"

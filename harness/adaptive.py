@@ -7,9 +7,11 @@ factory ``make(params, lr, **options)`` with ``@adaptive(preconditioner=..., thr
   parameter in the optimizer's order (``param_groups``, then their ``params``), positive, as
   it will precondition the NEXT step (Adam: (1 - beta1^(t+1)) (sqrt(v_t / (1 - beta2^t)) + eps)).
   It may raise ``phasebench.errors.UsageError`` where P is not defined yet (before a step).
-- ``threshold(optimizer) -> float``: the stability threshold of lambda_max(P^-1 H) for the
-  optimizer's current learning rate (Adam: (2 + 2 beta1) / (lr (1 - beta1)), 38 / lr at
-  beta1 = 0.9), and ``threshold_kind`` the formula as text.
+- ``threshold(eta, **options) -> (value, kind)``: the stability threshold of
+  lambda_max(P^-1 H) at learning rate eta for the optimizer's options, and its formula (Adam:
+  (2 + 2 beta1) / (eta (1 - beta1)), 38 / eta at beta1 = 0.9). The rule has the shape of the
+  trace's ``phasebench.stability.stability_threshold`` rules, so the same function declares
+  both.
 
 The decorated factory tags every optimizer it makes (``traits(optimizer)`` reads the tag), so
 ``phasebench.hessian.curvature.build_operator("preconditioned", ..., optimizer=...)`` finds P
@@ -34,18 +36,16 @@ class Adaptive:
     """An adaptive optimizer's declaration (see the module's docstring)."""
 
     preconditioner: Callable[[Any], Any]
-    threshold: Callable[[Any], float]
-    threshold_kind: str
+    threshold: Callable[..., tuple[float, str]]
 
 
 def adaptive(
     *,
     preconditioner: Callable[[Any], Any],
-    threshold: Callable[[Any], float],
-    threshold_kind: str,
+    threshold: Callable[..., tuple[float, str]],
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an optimizer factory adaptive; every optimizer it returns carries the tag."""
-    declared = Adaptive(preconditioner, threshold, threshold_kind)
+    declared = Adaptive(preconditioner, threshold)
 
     def mark(make: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(make)

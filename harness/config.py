@@ -90,6 +90,13 @@ class _Protocol:
     dtype: str = "float32"
     divergence_threshold: float = 1e5
     barrier_points: int = 101
+    #: The curvature eta is measured in: eta = c / lambda_unit(theta_0) (``hessian``: the
+    #: paper's lambda0; ``ggn``, ``ntk``: ``phasebench.hessian.curvature``).
+    lr_unit: str = field(default="hessian", metadata={HASHED_WHEN_SET: 1})
+    #: Also measure the top eigenvalue of each layer's diagonal Hessian block (lambda0 and
+    #: every step), and the smallest eigenvalue of the Hessian at every step.
+    per_layer: bool = field(default=False, metadata={HASHED_WHEN_SET: 1})
+    smallest: bool = field(default=False, metadata={HASHED_WHEN_SET: 1})
     device: str = field(default="cpu", compare=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -44,7 +44,8 @@ def test_register_optimizers_registers_sgd_momentum_adam():
     assert {"sgd", "momentum", "adam"} <= set(registry.names())
     assert registry.get("sgd").defaults == {}
     assert registry.get("momentum").defaults == {"beta": 0.9, "nesterov": False}
-    assert registry.get("adam").defaults == {"betas": [0.9, 0.999], "eps": 1e-8}
+    assert registry.get("adam").defaults == {"betas": [0.9, 0.999], "eps": 1e-8, "gi": False}
+    assert registry.get("adam").stored() == {"betas": [0.9, 0.999], "eps": 1e-8}
 
 
 def test_sgd_is_plain_gradient_descent():

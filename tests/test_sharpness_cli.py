@@ -352,3 +352,49 @@ def test_bench_file_round_trips(tmp_path):
         pass
     with pytest.raises(UsageError, match="is not a phasebench bench file"):
         read_bench(tmp_path / "other.h5")
+
+
+def test_sharpness_and_bench_measure_the_operator_asked_for(tiny, tmp_path):
+    from phasebench.hessian.api import run_estimator
+    from phasebench.hessian.bench import initial_model
+    from phasebench.hessian.curvature import build_operator
+
+    args = ["sharpness", *BASE, "--examples", "32", "--json", "--dtype", "float64"]
+    values = {}
+    for which, extra in (("hessian", []), ("ggn", []), ("ggn", ["--block", "1"])):
+        result = runner.invoke(app, [*args, "--operator", which, *extra, "--tol", "1e-10"])
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.output)
+        assert out["operator"] == which and out["converged"]
+        values[(which, bool(extra))] = out["eigenvalues"][0]
+    names = {"model": "tiny-mlp", "dataset": "tiny-gauss", "init": "tiny-init", "loss": "mse"}
+    options = {field: {} for field in (*names, "estimator")}
+    subject = initial_model(tiny, {**names, "estimator": "lanczos"}, options, 32, 0, None)
+    ggn = build_operator(
+        "ggn", subject.model, subject.loss, subject.inputs, subject.targets, dtype="float64"
+    )
+    want = run_estimator(ggn, "exact").lambda_max
+    assert values[("ggn", False)] == pytest.approx(want, rel=1e-8)
+    assert values[("ggn", True)] <= want * (1 + 1e-8)  # a diagonal block's top is at most G's
+    assert values[("hessian", False)] != pytest.approx(want, rel=1e-3)
+    refused = runner.invoke(app, [*args, "--operator", "preconditioned"])
+    assert refused.exit_code == 2 and "needs an optimizer's state" in refused.output
+    out = tmp_path / "b.h5"
+    bench = ["bench", "--model", "tiny-mlp", "--dataset", "tiny-gauss", "--init", "tiny-init"]
+    result = runner.invoke(
+        app,
+        [
+            *bench,
+            "--estimator",
+            "exact",
+            "--examples",
+            "32",
+            "--operator",
+            "ntk",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    with h5py.File(out) as fh:
+        assert "ntk" in fh.attrs["config"]

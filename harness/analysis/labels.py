@@ -16,6 +16,33 @@ COMPONENTS = tuple(kind.field for kind in kinds.probe_kinds())
 WORDS = {kind.field: f"{kind.label} " if kind.label else "" for kind in kinds.probe_kinds()}
 
 
+#: The symbol of each learning-rate unit's curvature (``lr_unit``): c = eta * that.
+UNIT_SYMBOLS = {
+    "hessian": "lambda0",
+    "ggn": "lambda_ggn",
+    "ntk": "lambda_ntk",
+    "critical": "lambda_c",
+}
+_UNIT_TEX = {
+    "hessian": r"\lambda_0",
+    "ggn": r"\lambda_{\mathrm{ggn}}",
+    "ntk": r"\lambda_{\mathrm{ntk}}",
+    "critical": r"\lambda_{\mathrm{c}}",
+}
+
+
+def unit_of(config: Mapping[str, Any]) -> str:
+    """The learning-rate unit of a stored configuration ("hessian" before units existed)."""
+    return str(config.get("lr_unit", "hessian"))
+
+
+def c_label(unit: str = "hessian", tex: bool = False) -> str:
+    """What c means: 'c = eta * lambda_ggn' (tables, titles), or the mathtext of axis labels."""
+    if tex:
+        return rf"$c = \eta\,{_UNIT_TEX.get(unit, unit)}$"
+    return f"c = eta * {UNIT_SYMBOLS.get(unit, unit)}"
+
+
 def component_label(spec: Mapping[str, Any], leave_out: Sequence[str] = (), sep: str = ", ") -> str:
     """'fcn(depth=2, width=64)' from a component's {"name", "options"} (``sep=","`` gives the
     compact form of ``ComponentSpec.label`` and of the stored point labels)."""
@@ -98,6 +125,8 @@ def describe(
     ]
     if len(parts) >= 2 and parts[1].startswith("on ") and "model" not in leave_out_fields:
         parts[:2] = [f"{parts[0]} {parts[1]}"]
+    if unit_of(config) != "hessian":
+        parts.append(c_label(unit_of(config)))
     return wrap(parts, width)
 
 

@@ -36,6 +36,14 @@ def plot(
             show_default=False,
         ),
     ] = None,
+    beside: Annotated[
+        Path | None,
+        typer.Option(
+            help="Another results file (e.g. the same sweep with --lr-unit ggn): the phase "
+            "diagrams of the same model in each unit are drawn side by side.",
+            show_default=False,
+        ),
+    ] = None,
     logger: LoggerNames = None,
     opt: Annotated[
         list[str] | None,
@@ -54,7 +62,7 @@ def plot(
 
     sharp_eps = check_sharp_eps(sharp_eps)
     loggers = _loggers(file, logger or (), opt or ())
-    paths = plot_file(file, out_dir, sharp_eps=sharp_eps, all_scans=all_scans, x=x)
+    paths = plot_file(file, out_dir, sharp_eps=sharp_eps, all_scans=all_scans, x=x, beside=beside)
     for path in paths:
         typer.echo(str(path))
     if loggers is not None:

@@ -94,6 +94,26 @@ Threshold = Annotated[
     ),
 ]
 Dtype = Annotated[str, typer.Option(help="float32 or float64.", rich_help_panel=PROBE)]
+LrUnit = Annotated[
+    str,
+    typer.Option(
+        help="The curvature eta = c / lambda is measured in: hessian (the paper's), ggn or ntk.",
+        rich_help_panel=PROBE,
+    ),
+]
+PerLayer = Annotated[
+    bool,
+    typer.Option(
+        help="Also store each layer's sharpness (top eigenvalue of its Hessian block), every step.",
+        rich_help_panel=PROBE,
+    ),
+]
+Smallest = Annotated[
+    bool,
+    typer.Option(
+        help="Also store the smallest Hessian eigenvalue, every step.", rich_help_panel=PROBE
+    ),
+]
 Device = Annotated[str, typer.Option(help="cpu or cuda.", rich_help_panel=PROBE)]
 DataDir = Annotated[
     Path | None,
@@ -189,6 +209,9 @@ def _shared() -> list[tuple[str, Any, Any]]:
         ("sharp_eps", SharpEps, search["sharp_eps"]),
         ("divergence_threshold", Threshold, config["divergence_threshold"]),
         ("dtype", Dtype, config["dtype"]),
+        ("lr_unit", LrUnit, config["lr_unit"]),
+        ("per_layer", PerLayer, config["per_layer"]),
+        ("smallest", Smallest, config["smallest"]),
         ("device", Device, config["device"]),
         ("data_dir", DataDir, None),
         ("out", Out, None),

@@ -53,6 +53,20 @@ BenchQualified = Annotated[
         "--opt", help="FIELD.NAME=VALUE, e.g. model.width=64 or dataset.n=40; repeatable."
     ),
 ]
+OperatorName = Annotated[
+    str,
+    typer.Option(
+        "--operator",
+        help="The curvature: hessian, ggn (Gauss-Newton) or ntk (J^T J / N, the NTK's spectrum).",
+    ),
+]
+Block = Annotated[
+    str | None,
+    typer.Option(
+        help="Only this layer's (or parameter's) diagonal block, e.g. 0 or 0.weight.",
+        show_default=False,
+    ),
+]
 Deprecated = Annotated[
     list[str] | None,
     typer.Option(help="Deprecated: KEY=VALUE (VALUE read as JSON); use --NAME VALUE."),
@@ -146,6 +160,16 @@ class Options:
             typer.echo(note, err=True)
 
 
+def check_fresh_operator(name: str) -> None:
+    """An operator a freshly initialized model has: not ``preconditioned`` (no optimizer state)."""
+    fresh = ("hessian", "ggn", "ntk")
+    if name not in fresh:
+        raise UsageError(
+            f"--operator {name!r} is not one a fresh model has; use {', '.join(fresh)} "
+            "(the preconditioned sharpness needs an optimizer's state: run or trace measure it)"
+        )
+
+
 def check_examples(examples: int) -> None:
     if examples < 1:
         raise UsageError(f"--examples must be at least 1, got {examples}")
@@ -165,6 +189,8 @@ def sharpness_command(
     seed: Annotated[int, typer.Option(help="Initialization and estimator seed.")] = 0,
     mode: Annotated[str, typer.Option(help="eval (default) or train semantics.")] = "eval",
     backend: Annotated[str, typer.Option(help="auto, graph, rev-rev or fwd-rev.")] = "auto",
+    operator_name: OperatorName = "hessian",
+    block: Block = None,
     data_dir: Annotated[str | None, typer.Option(help="Where datasets are cached.")] = None,
     opt: Qualified = None,
     model_opt: Deprecated = None,
@@ -175,8 +201,9 @@ def sharpness_command(
     """Measure the sharpness of one freshly initialized model and print the result."""
     from phasebench.hessian.api import estimator_traits, run_estimator
     from phasebench.hessian.bench import initial_model
-    from phasebench.hessian.operator import HessianOperator
+    from phasebench.hessian.curvature import build_operator
 
+    check_fresh_operator(operator_name)
     components = load_components(warn=not as_json)
     names = {"model": model, "dataset": dataset, "init": init, "loss": loss}
     names["estimator"] = estimator
@@ -192,7 +219,8 @@ def sharpness_command(
     options = given.route(components, names, ctx.args, qualified)
     given.say_notes()
     subject = initial_model(components, names, options, examples, seed, data_dir)
-    operator = HessianOperator(
+    operator = build_operator(
+        operator_name,
         subject.model,
         subject.loss,
         subject.inputs,
@@ -201,6 +229,7 @@ def sharpness_command(
         mode=mode,
         backend=backend,
         seed=seed,
+        block=block,
     )
     result = run_estimator(
         operator, estimator, k, seed=seed, options=options["estimator"], components=components
@@ -210,6 +239,8 @@ def sharpness_command(
         "dataset": dataset,
         "init": init,
         "loss": loss,
+        "operator": operator_name,
+        **({"block": block} if block is not None else {}),
         "examples": operator.examples,
         "parameters": operator.size,
         "dtype": dtype,
@@ -262,13 +293,15 @@ def bench_command(
     out: Annotated[
         Path | None, typer.Option(help="HDF5 file to write (default results/bench-DATE-TIME.h5).")
     ] = None,
+    operator_name: OperatorName = "hessian",
 ) -> None:
     """Run every estimator on a set of models against the exact answer (or a tight Lanczos
     reference when the Hessian is too big) and print and save the table."""
     from phasebench.hessian.bench import bench_rows, component_label, initial_model
-    from phasebench.hessian.operator import HessianOperator
+    from phasebench.hessian.curvature import build_operator
     from phasebench.results.bench_file import write_bench
 
+    check_fresh_operator(operator_name)
     components = load_components()
     estimators = list(estimator or components.registry("estimator").names())
     for name in estimators:
@@ -306,8 +339,14 @@ def bench_command(
     rows: list[dict[str, Any]] = []
     for label, names, options in plans:
         subject = initial_model(components, names, options, examples, seed, data_dir)
-        operator = HessianOperator(
-            subject.model, subject.loss, subject.inputs, subject.targets, dtype=dtype, seed=seed
+        operator = build_operator(
+            operator_name,
+            subject.model,
+            subject.loss,
+            subject.inputs,
+            subject.targets,
+            dtype=dtype,
+            seed=seed,
         )
         rows.extend(bench_rows(components, operator, label, estimators, k, seed))
     _print_bench(rows, k)
@@ -320,6 +359,7 @@ def bench_command(
             "init": init,
             "loss": loss,
             "k": k,
+            "operator": operator_name,
             "dtype": dtype,
             "examples": examples,
             "seed": seed,

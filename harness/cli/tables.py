@@ -10,7 +10,7 @@ from rich.table import Table
 
 from phasebench.analysis import phases
 from phasebench.analysis.aggregates import Aggregate
-from phasebench.analysis.labels import difference_labels, point_label
+from phasebench.analysis.labels import c_label, difference_labels, point_label, unit_of
 from phasebench.analysis.phases import NAMES, Constant
 from phasebench.cli.markup import literal
 from phasebench.results.summary import PointSummary, ScanSummary
@@ -64,11 +64,13 @@ def point_labels(points: Sequence[PointSummary]) -> tuple[list[str], str]:
 def constants_table(points: Sequence[PointSummary]) -> Table:
     """Per scan (seed, SGD seed) and aggregated over seeds: lambda0, L0 and the constants."""
     labels, caption = point_labels(points)
-    table = Table(
-        title="critical constants (div: undetermined, the scan diverged first)",
-        caption=literal(caption),
-    )
-    columns = ("point", "seed", "sgd", "lambda0", "L0", *NAMES)
+    units = sorted({unit_of(p.config) for p in points} - {"hessian"})
+    title = "critical constants (div: undetermined, the scan diverged first)"
+    if units:
+        title = f"critical constants in {', '.join(c_label(u) for u in units)} (div: undetermined)"
+    table = Table(title=title, caption=literal(caption))
+    extra = ("lambda_unit",) if units else ()
+    columns = ("point", "seed", "sgd", "lambda0", *extra, "L0", *NAMES)
     for column in columns if len(points) > 1 else columns[1:]:
         table.add_column(column, overflow="fold")
     for point, label in zip(points, labels, strict=True):
@@ -80,6 +82,7 @@ def constants_table(points: Sequence[PointSummary]) -> Table:
                 str(scan.config["seed"]),
                 str(scan.config["sgd_seed"]),
                 lambda0 if scan.lambda0_measured else f"{lambda0} (unmeasured)",
+                *([f"{scan.lambda_unit:.4g} ({unit_of(scan.config)})"] if units else []),
                 f"{scan.loss0:.4g}",
                 *(_constant(scan.constants[n]) for n in NAMES),
             )
@@ -90,6 +93,7 @@ def constants_table(points: Sequence[PointSummary]) -> Table:
                 "[b]all[/b]",
                 "",
                 _aggregate(point.lambda0),
+                *([""] if units else []),
                 _aggregate(point.loss0),
                 *(_aggregate(point.aggregates[n]) for n in NAMES),
                 end_section=True,

@@ -82,3 +82,19 @@ class ProductOperator:
             eye[j] = 1
             out[:, j] = self.matvec(eye).double()
         return 0.5 * (out + out.T)
+
+
+class ShiftedOperator(ProductOperator):
+    """``shift * I - A``: with ``shift`` >= lambda_max(A), its top eigenvalue is
+    ``shift - lambda_min(A)``, so any estimator of the largest eigenvalue finds the smallest
+    eigenvalue of A (shifted power iteration), converging relative to the spread of the
+    spectrum rather than to |lambda_min| (which may be 0)."""
+
+    def __init__(self, inner: Any, shift: float) -> None:
+        self.inner, self.shift = inner, float(shift)
+        self.size, self.dtype, self.device = inner.size, inner.dtype, inner.device
+        self.backend = str(getattr(inner, "backend", ""))
+        self.hvps = 0
+
+    def _product(self, v: torch.Tensor) -> torch.Tensor:
+        return self.shift * v - self.inner.matvec(v)

@@ -34,6 +34,14 @@ class PreconditionedOperator(ProductOperator):
         self.scale = diagonal.rsqrt().to(inner.dtype)  # P^-1/2
         self.hvps = 0
 
+    @property
+    def backend(self) -> str:
+        return str(getattr(self.inner, "backend", ""))
+
+    @property
+    def examples(self) -> int:
+        return int(getattr(self.inner, "examples", 0))
+
     def _product(self, v: torch.Tensor) -> torch.Tensor:
         return self.scale * self.inner.matvec(self.scale * v)
 

@@ -30,6 +30,7 @@ from phasebench.plotting.trace_fields import get, traces_of
 from phasebench.plotting.trace_summary import trace_summary_figure
 from phasebench.plotting.trace_trajectories import trace_figure
 from phasebench.plotting.trajectories import trajectory_figure
+from phasebench.plotting.units_figure import unit_groups, units_figure
 from phasebench.results.reader import load
 
 AXIS_SLUG = {"d/w": "d-over-w", "1/w": "1-over-w", "index": "points"}
@@ -64,6 +65,7 @@ def plan(
     sharp_eps: float | None = None,
     all_scans: bool = False,
     x: str | None = None,
+    beside: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, Callable[[], Figure]]]:
     """(file name, figure builder) for every figure of a loaded results file:
 
@@ -79,8 +81,12 @@ def plan(
     ``x`` (a configuration key: ``batch_size``, ``model.width``, ``optimizer``): instead of
     the depth/width series, the points that differ only in ``x`` form a phase diagram against
     it (one per value of everything else); the points alone get their own figure.
+    - The same model in two or more learning-rate units (``lr_unit``), in this file or in
+      ``beside`` (another loaded file, e.g. the same sweep with ``--lr-unit ggn``): their
+      phase diagrams side by side, one panel per unit.
     """
     views = point_views(loaded, sharp_eps)
+    others = point_views(beside, sharp_eps) if beside is not None else []
     out: list[tuple[str, Callable[[], Figure]]] = []
     for view in views:
         scans = view.summary.scans if all_scans else view.summary.scans[:1]
@@ -118,7 +124,7 @@ def plan(
         out.append((f"phases-{_point_slug(view)}.png", partial(point_phase_figure, view)))
     if len(alone) >= 2:
         out.append(("phase-diagram-points.png", partial(phase_diagram_figure, alone, "index")))
-    return out + trace_plan(traces_of(loaded))
+    return out + _units_plan([*views, *others]) + trace_plan(traces_of(loaded))
 
 
 def trace_plan(traces: list[Any]) -> list[tuple[str, Callable[[], Figure]]]:
@@ -157,6 +163,17 @@ def _against(views: list[PointView], x: str) -> list[tuple[str, Callable[[], Fig
     return out
 
 
+def _units_plan(views: list[PointView]) -> list[tuple[str, Callable[[], Figure]]]:
+    """The same model in two or more learning-rate units: its phase diagrams side by side."""
+    out: list[tuple[str, Callable[[], Figure]]] = []
+    for groups in unit_groups(views):
+        first = groups[0][1][0].config
+        base = slug(f"{first['model']['name']}-{first['init']['name']}-{first['dataset']['name']}")
+        units = "-".join(unit for unit, _ in groups)
+        out.append((f"phase-diagram-units-{base}-{units}.png", partial(units_figure, groups)))
+    return out
+
+
 def _series_id(members: list[PointView]) -> str:
     return hashlib.sha256(series_key(members[0]).encode()).hexdigest()[:6]
 
@@ -167,18 +184,21 @@ def plot_file(
     sharp_eps: float | None = None,
     all_scans: bool = False,
     x: str | None = None,
+    beside: str | Path | None = None,
 ) -> list[Path]:
     """Write the PNGs of a results file into ``out_dir`` (default ``<stem>-plots/`` next to the
-    file, created if missing) and return their paths. A missing or foreign file, or one
-    without a finished run, raises ``UsageError``."""
+    file, created if missing) and return their paths. ``beside``: another results file whose
+    points in other learning-rate units are drawn next to this file's. A missing or foreign
+    file, or one without a finished run, raises ``UsageError``."""
     path = Path(path)
     loaded = load(path)
+    other = load(Path(beside)) if beside is not None else None
     if not any(scan["runs"] for scan in loaded["scans"].values()) and not traces_of(loaded):
         raise UsageError(f"{path} holds no finished runs or traces yet; nothing to plot")
     out = Path(out_dir) if out_dir is not None else path.with_name(f"{path.stem}-plots")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a directory; pass another --out-dir")
-    planned = plan(loaded, sharp_eps, all_scans, x)  # a bad --x: one line, before the folder
+    planned = plan(loaded, sharp_eps, all_scans, x, other)  # a bad --x: one line, first
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, build in planned:

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter, NullLocator
 
+from phasebench.analysis.labels import c_label, unit_of
 from phasebench.analysis.phases import NAMES
 from phasebench.config import value_at
 from phasebench.errors import UsageError
@@ -297,8 +298,33 @@ def phase_diagram_axes(
     references(ax)
     c_axis(ax, low, high)
     ax.set_xlabel(AXIS_LABEL.get(axis, axis))
-    ax.set_ylabel(r"$c = \eta\,\lambda_0$   (log$_2$ scale)")
+    unit = unit_of(views[0].config) if views else "hessian"
+    ax.set_ylabel(f"{c_label(unit, tex=True)}   (log$_2$ scale)")
     return not_probed
+
+
+def diagram_legend(figure: Figure, views: Sequence[PointView], not_probed: bool) -> None:
+    """The legend of a phase diagram: the constants, the phases and the marker notes."""
+    constants = [
+        Line2D(
+            [],
+            [],
+            color=CONSTANT_STYLE[name][0],
+            marker=CONSTANT_STYLE[name][1],
+            ls=BARRIER_LINE if name == "c_barrier" else "-",
+            lw=1.6,
+            label=constant_label(name, views),
+        )
+        for name in NAMES
+    ]
+    figure.legend(
+        handles=[*constants, *phase_handles(not_probed), *marker_notes()],
+        loc="outside right center",
+        fontsize=8,
+        framealpha=0.9,
+        title="mean over seeds, bars: min–max",
+        title_fontsize=8,
+    )
 
 
 def phase_diagram_figure(views: Sequence[PointView], axis: str = "d/w") -> Figure:
@@ -321,26 +347,7 @@ def phase_diagram_figure(views: Sequence[PointView], axis: str = "d/w") -> Figur
             ax.set_title(title, fontsize=10)
         if ax is not axes[0]:
             ax.set_ylabel("")
-    constants = [
-        Line2D(
-            [],
-            [],
-            color=CONSTANT_STYLE[name][0],
-            marker=CONSTANT_STYLE[name][1],
-            ls=BARRIER_LINE if name == "c_barrier" else "-",
-            lw=1.6,
-            label=constant_label(name, views),
-        )
-        for name in NAMES
-    ]
-    figure.legend(
-        handles=[*constants, *phase_handles(not_probed), *marker_notes()],
-        loc="outside right center",
-        fontsize=8,
-        framealpha=0.9,
-        title="mean over seeds, bars: min–max",
-        title_fontsize=8,
-    )
+    diagram_legend(figure, views, not_probed)
     seeds = sorted({len(v.summary.scans) for v in views})
     leave_out = GEOMETRY if axis in ("d/w", "1/w") else ()
     differing = differing_fields(views) if axis == "index" else ()

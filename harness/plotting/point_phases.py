@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from phasebench.analysis.labels import c_label, unit_of
 from phasebench.analysis.phases import NAMES
 from phasebench.plotting.phase_parts import c_axis, c_range, lower_bound, phase_handles, references
 from phasebench.plotting.points import PointView, describe, protocol
@@ -200,7 +201,7 @@ def point_phase_figure(view: PointView) -> Figure:
     strip.set_ylim(-0.6, len(rows) - 0.4)
     references(strip, "x")
     c_axis(strip, low, high, axis="x")
-    strip.set_xlabel(r"$c = \eta\,\lambda_0$   (log$_2$ scale)")
+    strip.set_xlabel(f"{c_label(unit_of(view.config), tex=True)}   (log$_2$ scale)")
 
     figure.legend(
         handles=[*ratio_handles, *phase_handles(not_probed)],

@@ -16,6 +16,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from phasebench.analysis.labels import c_label, unit_of
 from phasebench.plotting.points import describe, protocol
 from phasebench.plotting.style import (
     DIVERGED_COLOR,
@@ -185,7 +186,7 @@ def trajectory_figure(scan: Mapping[str, Any]) -> Figure:
     ticks = np.arange(math.ceil(low), math.floor(high) + 1)
     if ticks.size >= 2:
         bar.set_ticks(ticks, labels=[f"{2.0**x:g}" for x in ticks])
-    bar.set_label(r"$c = \eta\,\lambda_0$  (log$_2$ scale)")
+    bar.set_label(f"{c_label(unit_of(config), tex=True)}  (log$_2$ scale)")
 
     diverged = sum(bool(run["diverged"]) for run in runs)
     handles = [Line2D([], [], color=RATIO_ONE_COLOR, ls=":", label="initial value (ratio 1)")]

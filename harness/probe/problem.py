@@ -18,6 +18,7 @@ from phasebench.errors import ComponentError, ParameterError, PhasebenchError
 from phasebench.hessian.operator import resolve_dtype
 from phasebench.plugins import Components
 from phasebench.probe.schedule import check_rates, rates
+from phasebench.probe.units import check_lr_unit
 from phasebench.registry import Registration
 
 #: The fixed sharpness and loss batches are drawn with this seed, the same for every
@@ -225,6 +226,7 @@ def preflight(
             registrations[kind.field] = components.get(kind.name, spec.name)
             registrations[kind.field].options(spec.opts())  # each value checked, nan too
     check_sizes(config)
+    check_lr_unit(config.lr_unit)
     check_finite(config.to_dict())
     if config.schedule is not None:
         check_schedule(config, registrations["schedule"])

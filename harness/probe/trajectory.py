@@ -17,6 +17,7 @@ from phasebench.errors import UsageError
 from phasebench.hessian.api import run_estimator
 from phasebench.hessian.operator import HessianOperator
 from phasebench.plugins import Components
+from phasebench.probe import curvature
 from phasebench.probe.problem import Problem
 from phasebench.probe.provenance import provenance
 from phasebench.probe.schedule import learning_rates, rates, set_learning_rate
@@ -92,6 +93,7 @@ def start(problem: Problem, known: ScanRecord | None = None) -> Start:
         lambda0_hvps=int(result.hvps),
         lambda0_converged=bool(result.converged),
         lambda0_seconds=time.perf_counter() - began,
+        **curvature.at_start(problem, model, float(lambda0)),
     )
     vector = None if result.eigenvectors is None else result.eigenvectors[0]
     return Start(model, theta0, record, vector)
@@ -110,9 +112,11 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
     model = begin.model
     load_vector(model, begin.theta0)
     lambda0, loss0 = begin.record.lambda0, begin.record.loss0
-    eta = c / lambda0
+    eta = c / begin.record.unit_lambda
+    extras = curvature.Extras(problem, steps, begin.record)
     optimizer = problem.optimizer(model, eta)
-    eta_t = rates(learning_rates(problem, eta, lambda0, steps), steps)  # step t uses eta_t[t-1]
+    unit = begin.record.unit_lambda  # the curvature eta is measured in
+    eta_t = rates(learning_rates(problem, eta, unit, steps), steps)  # step t uses eta_t[t-1]
 
     loss = np.full(steps + 1, np.nan)
     batch_loss = np.full(steps, np.nan)
@@ -139,10 +143,11 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
             break
         tick = time.perf_counter()
         result = measure_sharpness(problem, model, warm, generator)
-        sharp_seconds += time.perf_counter() - tick
         sharpness[t], hvps[t], converged[t] = result.lambda_max, result.hvps, result.converged
         if result.eigenvectors is not None:
             warm = result.eigenvectors[0]
+        extras.measure(t, model, float(result.lambda_max))
+        sharp_seconds += time.perf_counter() - tick
     optimizer.zero_grad(set_to_none=True)
 
     tau = np.linspace(0.0, 1.0, config.barrier_points)
@@ -173,6 +178,7 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
         diverged_step=diverged_step,
         seconds=time.perf_counter() - clock,
         sharpness_seconds=sharp_seconds,
+        **extras.fields(),
         provenance={
             **provenance(problem.device),
             "dtype": config.dtype,

@@ -56,6 +56,23 @@ class ScanRecord:
     lambda0_hvps: int = attr()
     lambda0_converged: bool = attr()
     lambda0_seconds: float = attr()
+    #: The curvature eta = c / lambda_unit is measured in, and lambda_unit(theta_0) (for
+    #: "hessian" it is lambda0; files before schema 3 are all "hessian" and read nan here).
+    lr_unit: str = attr(since=3, default="hessian")
+    lambda_unit: float = attr(since=3, default=float("nan"))
+    #: Per-layer sharpness at theta_0: the layers' names and the top eigenvalue of each one's
+    #: diagonal Hessian block (empty unless the config's per_layer).
+    layers: list[str] = json_attr(since=3, default_factory=list)
+    layer_lambda0: np.ndarray = array(since=3, default_factory=lambda: np.zeros(0))
+    #: The smallest Hessian eigenvalue at theta_0 (nan unless the config's smallest).
+    smallest0: float = attr(since=3, default=float("nan"))
+
+    @property
+    def unit_lambda(self) -> float:
+        """The curvature eta is measured in: lambda_unit, or lambda0 in an older file."""
+        if self.lr_unit == "hessian" and not np.isfinite(self.lambda_unit):
+            return self.lambda0
+        return self.lambda_unit
 
     @property
     def seed(self) -> int:
@@ -90,6 +107,11 @@ class RunRecord:
     # (T,) the learning rate of step t+1 (the schedule's; files before schema 3: eta throughout)
     eta_t: np.ndarray = array(since=3, default_factory=lambda: np.empty(0))
     provenance: dict[str, Any] = json_attr(default_factory=dict)
+    #: (T+1, B) the top eigenvalue of each layer's diagonal Hessian block (the scan's
+    #: ``layers``; row 0 is the scan's layer_lambda0); (0, 0) unless the config's per_layer.
+    layer_sharpness: np.ndarray = array(since=3, default_factory=lambda: np.zeros((0, 0)))
+    #: (T+1,) the smallest Hessian eigenvalue (negative curvature); empty unless smallest.
+    smallest: np.ndarray = array(since=3, default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
         if np.size(self.eta_t) == 0:  # a file before schedules: every step at eta

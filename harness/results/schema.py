@@ -38,7 +38,8 @@ from phasebench.results.records import RunRecord, ScanRecord
 
 FORMAT = "phasebench-results"
 SCHEMA_VERSION = 3
-#: The versions this reader understands (1: before checksums; 3: runs hold eta_t).
+#: The versions this reader understands (1: before checksums; 3: runs hold eta_t, scans
+#: their curvature unit).
 READABLE_VERSIONS = (1, 2, 3)
 
 SCANS = "scans"

@@ -30,6 +30,7 @@ class ScanSummary:
     #: (an explicit sharp_eps) or "provisional" (the scan is incomplete)
     source: str = "stored"
     lambda0_converged: bool = True
+    lambda_unit: float = math.nan  # lambda_unit(theta_0) of the config's lr_unit (schema 3)
 
     @property
     def lambda0_measured(self) -> bool:
@@ -91,6 +92,7 @@ def scan_summaries(loaded: Mapping[str, Any], sharp_eps: float | None = None) ->
                 sharp_eps=eps,
                 source=source,
                 lambda0_converged=bool(scan.get("lambda0_converged", True)),
+                lambda_unit=float(scan.get("lambda_unit", math.nan)),
             )
         )
     return sorted(out, key=lambda s: (s.point_id, s.config["seed"], s.config["sgd_seed"]))

@@ -43,7 +43,9 @@ def check_optimizer(
 ) -> str:
     """``make(params, lr, **options)`` gives a ``torch.optim.Optimizer`` that, on a convex
     quadratic with a small ``lr``, lowers the loss on its first step and keeps lowering it,
-    and whose first step scales with ``lr`` (the probe sets lr = c / lambda0)."""
+    and whose first step scales with ``lr`` (the probe sets lr = c / lambda0). An optimizer
+    declared adaptive also has a positive preconditioner after a step and a threshold rule
+    scaling as 1 / eta."""
     options = dict(options or {})
     losses, moved = _quadratic_step(make, options, 1e-2, 20, label)
     _require(
@@ -65,4 +67,43 @@ def check_optimizer(
         f"the first step moved {moved:.3g} with lr=0.01 and {moved_small:.3g} with lr=0.001: "
         "the step must scale with lr",
     )
+    _check_adaptive(make, options, label)
     return PASSED
+
+
+def _check_adaptive(make: Callable[..., Any], options: Mapping[str, Any], label: str) -> None:
+    """An optimizer declared adaptive (``phasebench.adaptive``): after one step its
+    preconditioner is one positive finite entry per parameter, and its threshold rule gives a
+    positive (value, kind) that scales as 1 / eta."""
+    from phasebench import adaptive
+
+    declared = adaptive.traits(make)
+    if declared is None:
+        return
+    import torch
+
+    x = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64))
+    optimizer = make([x], 1e-2, **options)
+    (0.5 * (x**2).sum()).backward()
+    optimizer.step()
+    diagonal = torch.as_tensor(declared.preconditioner(optimizer)).reshape(-1)
+    _require(
+        diagonal.numel() == 4 and bool(torch.isfinite(diagonal).all() and (diagonal > 0).all()),
+        label,
+        f"after one step its preconditioner is {diagonal.tolist()}, not 4 positive finite entries "
+        "(one per parameter)",
+    )
+    value, kind = declared.threshold(1e-2, **options)
+    half, _ = declared.threshold(2e-2, **options)
+    _require(
+        value > 0 and math.isfinite(value) and isinstance(kind, str) and kind,
+        label,
+        f"its threshold rule gave ({value!r}, {kind!r}) at eta=0.01, not a positive number "
+        "and a formula",
+    )
+    _require(
+        math.isclose(half, value / 2, rel_tol=1e-9),
+        label,
+        f"its threshold is {value:.6g} at eta=0.01 but {half:.6g} at eta=0.02; it must scale "
+        "as 1 / eta",
+    )

@@ -2,11 +2,6 @@
 
 from phasebench import Option, hookimpl
 
-_ADAM = [
-    Option("betas", [0.9, 0.999], "[beta1, beta2]: decay of the moment estimates"),
-    Option("eps", 1e-8, "added to sqrt(v_hat)", gt=0),
-]
-
 
 @hookimpl
 def register_optimizers(register):
@@ -27,14 +22,11 @@ def register_optimizers(register):
     register(
         "adam",
         "phasebench_builtins.optimizers.adam:adam",
-        description="Adam with betas and eps, no weight decay",
-        options=_ADAM,
-    )
-    # GI-Adam is its own name, not an adam option: a new option's default would enter every
-    # adam configuration and rename the adam runs of existing results files
-    register(
-        "gi-adam",
-        "phasebench_builtins.optimizers.adam:gi_adam",
-        description="GI-Adam (Kalra & Barkeshli 2024): Adam whose second moment starts at g0^2",
-        options=_ADAM,
+        description="Adam with betas and eps, no weight decay; GI-Adam (v0 = g0^2) with gi",
+        options=[
+            Option("betas", [0.9, 0.999], "[beta1, beta2]: decay of the moment estimates"),
+            Option("eps", 1e-8, "added to sqrt(v_hat)", gt=0),
+            # since: at its default it stays out of stored configurations (adam runs keep ids)
+            Option("gi", False, "GI-Adam: the second moment starts at g0^2, not 0", since="0.2"),
+        ],
     )

@@ -1,4 +1,4 @@
-"""Adam, as ``torch.optim.Adam`` without weight decay, and GI-Adam (registered ``gi-adam``).
+"""Adam, as ``torch.optim.Adam`` without weight decay, and GI-Adam (option ``gi``).
 
 GI-Adam (Kalra & Barkeshli 2024, "Why warmup the learning rate?") initializes the second
 moment with the first gradient squared, v_0 = g_0^2, instead of 0; everything else is Adam's,
@@ -60,14 +60,15 @@ def preconditioner(optimizer: torch.optim.Optimizer) -> torch.Tensor:
     return torch.cat(parts)
 
 
-def threshold(optimizer: torch.optim.Optimizer) -> float:
-    """(2 + 2 beta1) / (lr (1 - beta1)) for the first parameter group's lr and beta1."""
-    group = optimizer.param_groups[0]
-    beta1 = group["betas"][0]
-    return (2 + 2 * beta1) / (float(group["lr"]) * (1 - beta1))
+def threshold(eta: float, *, betas: Sequence[float], **options: object) -> tuple[float, str]:
+    """Adam's preconditioned sharpness lambda_1(P^-1 H) is stable below (2 + 2 beta1) /
+    (eta (1 - beta1)) (Cohen et al. 2022): 38 / eta at beta1 = 0.9. (The rule's shape is the
+    trace's ``stability_threshold``; declare it there too once that lands.)"""
+    beta1 = float(betas[0])
+    return (2 + 2 * beta1) / (float(eta) * (1 - beta1)), THRESHOLD_KIND
 
 
-@adaptive(preconditioner=preconditioner, threshold=threshold, threshold_kind=THRESHOLD_KIND)
+@adaptive(preconditioner=preconditioner, threshold=threshold)
 def adam(
     params: Iterable[torch.Tensor],
     lr: float,
@@ -77,7 +78,7 @@ def adam(
     gi: bool = False,
 ) -> torch.optim.Adam:
     """Adam(lr, betas=(beta1, beta2), eps); GI-Adam (v_0 = g_0^2) with ``gi``."""
-    name = "gi-adam" if gi else "adam"
+    name = "adam"
     if isinstance(betas, (str, bytes)) or not isinstance(betas, Sequence) or len(betas) != 2:
         raise UsageError(
             f"optimizer {name!r}: betas must be two numbers [beta1, beta2], got {betas!r}"
@@ -87,11 +88,3 @@ def adam(
     lr = learning_rate(name, lr)
     kind = GIAdam if gi else torch.optim.Adam
     return kind(params, lr=lr, betas=(beta1, beta2), eps=float(eps))
-
-
-@adaptive(preconditioner=preconditioner, threshold=threshold, threshold_kind=THRESHOLD_KIND)
-def gi_adam(
-    params: Iterable[torch.Tensor], lr: float, *, betas: Sequence[float], eps: float
-) -> torch.optim.Adam:
-    """GI-Adam: Adam with v_0 = g_0^2 (``adam(..., gi=True)``)."""
-    return adam(params, lr, betas=betas, eps=eps, gi=True)

@@ -1,0 +1,141 @@
+"""What the probe measures beside lambda_t: the learning-rate unit, per-layer sharpness and the
+smallest eigenvalue, each through ``build_operator`` and ``run_estimator``.
+
+- ``unit_sharpness``: lambda_unit(theta_0) for ``lr_unit`` (``phasebench.probe.units``), the one
+  place a new unit (critical sharpness) plugs in.
+- ``layer_sharpness``: the top eigenvalue of each layer's diagonal Hessian block, one
+  estimate per layer with the configured estimator.
+- ``smallest_eigenvalue``: the smallest Hessian eigenvalue, by the configured estimator on the
+  shifted operator 2 |lambda_t| I - H (shifted power iteration / Lanczos).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from phasebench.errors import UsageError
+from phasebench.hessian.api import run_estimator
+from phasebench.hessian.blocks import parameter_blocks
+from phasebench.hessian.curvature import build_operator
+from phasebench.hessian.matrix_free import ShiftedOperator
+from phasebench.probe.problem import Problem
+from phasebench.probe.units import check_lr_unit
+
+
+def _estimate(problem: Problem, operator, generator):
+    """The top eigenvalue by the configured estimator with its options."""
+    name = problem.config.estimator.name
+    options = problem.config.estimator.opts()
+    return run_estimator(
+        operator, name, 1, generator=generator, options=options, components=problem.components
+    )
+
+
+def unit_sharpness(problem: Problem, model: torch.nn.Module, generator) -> tuple[float, int, bool]:
+    """lambda_unit(theta) for the config's lr_unit: (value, products, converged)."""
+    unit = check_lr_unit(problem.config.lr_unit)
+    inputs, targets = problem.sharpness_batch()
+    operator = build_operator(unit, model, problem.loss, inputs, targets, dtype=problem.dtype)
+    result = _estimate(problem, operator, generator)
+    return float(result.lambda_max), int(result.hvps), bool(result.converged)
+
+
+def layer_names(model: torch.nn.Module) -> list[str]:
+    return [name for name, _ in parameter_blocks(model)]
+
+
+def layer_sharpness(problem: Problem, model: torch.nn.Module, generator) -> np.ndarray:
+    """(B,) the top eigenvalue of each layer's diagonal Hessian block (nan where the estimate
+    did not converge: an unconverged value is never used as one)."""
+    inputs, targets = problem.sharpness_batch()
+    out = np.full(len(parameter_blocks(model)), np.nan)
+    for i, (_, names) in enumerate(parameter_blocks(model)):
+        operator = build_operator(
+            "hessian", model, problem.loss, inputs, targets, dtype=problem.dtype, block=names
+        )
+        result = _estimate(problem, operator, generator)
+        if result.converged and math.isfinite(result.lambda_max):
+            out[i] = result.lambda_max
+    return out
+
+
+def smallest_eigenvalue(
+    problem: Problem, model: torch.nn.Module, generator, top: float | None = None
+) -> float:
+    """The smallest Hessian eigenvalue (nan when the estimate did not converge), by the
+    configured estimator on the shifted operator s I - H with s = 2 |lambda_max| (``top``, or
+    measured here): its top eigenvalue is s - lambda_min, found to a tolerance relative to the
+    whole spectrum's spread, so a smallest eigenvalue of 0 converges too."""
+    inputs, targets = problem.sharpness_batch()
+    operator = build_operator("hessian", model, problem.loss, inputs, targets, dtype=problem.dtype)
+    if top is None or not math.isfinite(top):
+        top = float(_estimate(problem, operator, generator).lambda_max)
+    shift = 2 * abs(top)
+    result = _estimate(problem, ShiftedOperator(operator, shift), generator)
+    value = shift - float(result.lambda_max)
+    return value if result.converged and math.isfinite(value) else math.nan
+
+
+def _generator(problem: Problem, offset: int) -> torch.Generator:
+    """The random starts of these measurements: their own stream, so that turning them on
+    leaves the draws of lambda_t's estimates as they were."""
+    return torch.Generator(device=problem.device).manual_seed(problem.config.seed + offset)
+
+
+def at_start(problem: Problem, model: torch.nn.Module, lambda0: float) -> dict:
+    """The ScanRecord fields measured at theta_0 beside lambda0: the unit lambda_unit (lambda0
+    itself for ``hessian``), and, when asked for, the layers' sharpness and the smallest
+    eigenvalue. A unit that is not positive or did not converge is an error: eta would be
+    undefined."""
+    config = problem.config
+    value, converged = lambda0, True
+    if config.lr_unit != "hessian":
+        value, _, converged = unit_sharpness(problem, model, _generator(problem, 0))
+    if not (value > 0 and converged and math.isfinite(value)):
+        raise UsageError(
+            f"lambda_{config.lr_unit} at initialization is {value:.3g}"
+            f"{'' if converged else ' (not converged)'}, so eta = c / lambda_{config.lr_unit} "
+            "is undefined; check the model and loss, or use lr_unit hessian"
+        )
+    extras = _generator(problem, 2)
+    return {
+        "lr_unit": config.lr_unit,
+        "lambda_unit": float(value),
+        "layers": layer_names(model) if config.per_layer else [],
+        "layer_lambda0": layer_sharpness(problem, model, extras)
+        if config.per_layer
+        else np.zeros(0),
+        "smallest0": smallest_eigenvalue(problem, model, extras, lambda0)
+        if config.smallest
+        else math.nan,
+    }
+
+
+class Extras:
+    """The per-step arrays of the optional measurements of one run."""
+
+    def __init__(self, problem: Problem, steps: int, scan) -> None:
+        config = problem.config
+        self.problem = problem
+        self.generator = _generator(problem, 2)
+        self.layers = np.zeros((0, 0))
+        self.smallest = np.zeros(0)
+        if config.per_layer:
+            self.layers = np.full((steps + 1, len(scan.layers)), np.nan)
+            self.layers[0] = scan.layer_lambda0
+        if config.smallest:
+            self.smallest = np.full(steps + 1, np.nan)
+            self.smallest[0] = scan.smallest0
+
+    def measure(self, t: int, model: torch.nn.Module, top: float) -> None:
+        """Step t's measurements; ``top`` is lambda_t (the shift of the smallest's operator)."""
+        if self.layers.size:
+            self.layers[t] = layer_sharpness(self.problem, model, self.generator)
+        if self.smallest.size:
+            self.smallest[t] = smallest_eigenvalue(self.problem, model, self.generator, top)
+
+    def fields(self) -> dict[str, np.ndarray]:
+        return {"layer_sharpness": self.layers, "smallest": self.smallest}
