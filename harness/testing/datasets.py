@@ -30,9 +30,10 @@ def check_dataset(
 ) -> str:
     """``load(split, data_dir=None, **options)`` for "train" and "test" returns a
     ``phasebench.data.Split``: finite float inputs (N, C, H, W) or (N, D), int64 labels (N,) in
-    ``[0, num_classes)``. ``locate``, when present, lists ``(file name, Path | None)``. A
-    ``DataError`` (files not on this machine; nothing is downloaded) makes the check
-    ``"skipped: ..."``; ``fetch`` is never called."""
+    ``[0, num_classes)``, or with ``num_classes`` 1 finite float regression targets (N,).
+    ``locate``, when present, lists ``(file name, Path | None)``. A ``DataError`` (files not on
+    this machine; nothing is downloaded) makes the check ``"skipped: ..."``; ``fetch`` is never
+    called."""
     from pathlib import Path
 
     import torch
@@ -79,15 +80,25 @@ def check_dataset(
         )
         _require(len(split) > 0, where, "the split is empty")
         _require(
-            isinstance(labels, torch.Tensor) and labels.dtype == torch.int64 and labels.dim() == 1,
-            where,
-            f"labels must be an int64 tensor (N,), got {getattr(labels, 'dtype', labels)} "
-            f"{tuple(getattr(labels, 'shape', ()))}",
-        )
-        _require(
             isinstance(split.num_classes, int) and split.num_classes >= 1,
             where,
             f"num_classes must be a positive int, got {split.num_classes!r}",
+        )
+        regression = (
+            split.num_classes == 1
+            and isinstance(labels, torch.Tensor)
+            and labels.is_floating_point()
+            and labels.dim() == 1
+        )
+        if regression:
+            _require(bool(torch.isfinite(labels).all()), where, "regression targets are not finite")
+            _require(bool(torch.isfinite(inputs).all()), where, "inputs are not finite")
+            continue
+        _require(
+            isinstance(labels, torch.Tensor) and labels.dtype == torch.int64 and labels.dim() == 1,
+            where,
+            f"labels must be an int64 tensor (N,) (or, with num_classes 1, float targets), got "
+            f"{getattr(labels, 'dtype', labels)} {tuple(getattr(labels, 'shape', ()))}",
         )
         low, high = int(labels.min()), int(labels.max())
         _require(
