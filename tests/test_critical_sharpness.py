@@ -1,0 +1,99 @@
+"""Critical sharpness on quadratics, where eta_c is known in closed form."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from phasebench.errors import UsageError
+from phasebench.hessian.critical import MAX_PASSES, critical_sharpness, line_search
+from phasebench.hessian.matrix import MatrixOperator
+
+EIGENVALUES = (0.2, 0.5, 1.0, 3.0, 8.0)
+
+
+class Point(nn.Module):
+    """theta itself is the output: with ``quadratic_loss`` the loss is 1/2 theta^T A theta."""
+
+    def __init__(self, theta: torch.Tensor) -> None:
+        super().__init__()
+        self.theta = nn.Parameter(theta.clone())
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.theta.expand(len(inputs), -1)
+
+
+def quadratic(matrix: torch.Tensor):
+    def loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        x = outputs[0]
+        return 0.5 * x @ matrix @ x
+
+    return loss
+
+
+@pytest.fixture
+def problem():
+    operator = MatrixOperator.with_spectrum(EIGENVALUES, seed=3)
+    values, vectors = torch.linalg.eigh(operator.matrix)
+    return (
+        operator.matrix,
+        values,
+        vectors,
+        torch.zeros(1, 1),
+        torch.zeros(1, 5, dtype=torch.float64),
+    )
+
+
+def test_along_the_top_eigenvector_it_is_the_top_eigenvalue(problem):
+    matrix, _, vectors, x, y = problem
+    model = Point(0.7 * vectors[:, -1])
+    found = critical_sharpness(model, quadratic(matrix), x, y)
+    assert found.converged
+    assert found.value == pytest.approx(8.0, rel=1e-6)
+    assert found.forward_passes <= MAX_PASSES
+    assert torch.equal(model.theta.detach(), 0.7 * vectors[:, -1])  # untouched
+    assert model.theta.grad is None
+
+
+def test_along_a_mixed_gradient_it_is_the_gradients_rayleigh_quotient(problem):
+    matrix, _, vectors, x, y = problem
+    theta = vectors @ torch.tensor([1.0, -0.5, 2.0, 0.3, 0.1], dtype=torch.float64)
+    g = matrix @ theta
+    expected = float(g @ matrix @ g / (g @ g))  # the loss rises for eta > 2 g.g / g.A.g
+    for eta in (None, 1e-4, 50.0):  # a poor first step costs passes, not accuracy
+        found = critical_sharpness(Point(theta), quadratic(matrix), x, y, eta=eta)
+        assert found.converged, eta
+        assert found.value == pytest.approx(expected, rel=2e-3), eta
+        assert found.forward_passes <= MAX_PASSES
+    exact = critical_sharpness(Point(theta), quadratic(matrix), x, y, eta=0.1)
+    assert exact.forward_passes == 3  # current loss, the guess, the fitted root
+    assert not 7.0 < expected < 8.0  # a mixed direction: not the top eigenvalue
+
+
+def test_along_a_given_direction(problem):
+    matrix, _, vectors, x, y = problem
+    theta = vectors @ torch.tensor([1.0, 1.0, 1.0, 1.0, 1.0], dtype=torch.float64)
+    g = matrix @ theta
+    d = -(vectors[:, 0] * float(g @ vectors[:, 0]) + vectors[:, 2] * float(g @ vectors[:, 2]))
+    expected = float(d @ matrix @ d / -(g @ d))
+    found = critical_sharpness(Point(theta), quadratic(matrix), x, y, direction=d)
+    assert found.converged and found.value == pytest.approx(expected, rel=2e-3)
+    uphill = critical_sharpness(Point(theta), quadratic(matrix), x, y, direction=-d)
+    assert math.isnan(uphill.value) and not uphill.converged and uphill.forward_passes == 1
+    with pytest.raises(UsageError, match="5 numbers"):
+        critical_sharpness(Point(theta), quadratic(matrix), x, y, direction=torch.ones(4))
+
+
+def test_a_non_quadratic_rise_is_bracketed_and_bisected():
+    # f(eta) = -eta + eta^4: the root is eta = 1; the quadratic fit alone never lands there
+    found, evaluations, converged = line_search(lambda e: -e + e**4, -1.0, 0.1, rtol=1e-3)
+    assert converged and found == pytest.approx(1.0, rel=2e-3) and evaluations <= 9
+    # a loss that never rises within the budget: no value, not converged
+    found, evaluations, converged = line_search(lambda e: -e, -1.0, 0.1, max_evaluations=4)
+    assert math.isnan(found) and evaluations == 4 and not converged
+    # a budget too small to converge returns the bracket's middle, marked not converged
+    found, _, converged = line_search(lambda e: -e + e**4, -1.0, 100.0, max_evaluations=2)
+    assert not converged and 0 < found < 100.0
