@@ -66,7 +66,7 @@ def test_along_a_mixed_gradient_it_is_the_gradients_rayleigh_quotient(problem):
     for eta in (None, 1e-4, 50.0):  # a poor first step costs passes, not accuracy
         found = critical_sharpness(Point(theta), quadratic(matrix), x, y, eta=eta)
         assert found.converged, eta
-        assert found.value == pytest.approx(expected, rel=2e-3), eta
+        assert found.value == pytest.approx(expected, rel=1e-2), eta
         assert found.forward_passes <= MAX_PASSES
     exact = critical_sharpness(Point(theta), quadratic(matrix), x, y, eta=0.1)
     assert exact.forward_passes == 3  # current loss, the guess, the fitted root
@@ -80,20 +80,24 @@ def test_along_a_given_direction(problem):
     d = -(vectors[:, 0] * float(g @ vectors[:, 0]) + vectors[:, 2] * float(g @ vectors[:, 2]))
     expected = float(d @ matrix @ d / -(g @ d))
     found = critical_sharpness(Point(theta), quadratic(matrix), x, y, direction=d)
-    assert found.converged and found.value == pytest.approx(expected, rel=2e-3)
+    assert found.converged and found.value == pytest.approx(expected, rel=1e-2)
     uphill = critical_sharpness(Point(theta), quadratic(matrix), x, y, direction=-d)
     assert math.isnan(uphill.value) and not uphill.converged and uphill.forward_passes == 1
     with pytest.raises(UsageError, match="5 numbers"):
         critical_sharpness(Point(theta), quadratic(matrix), x, y, direction=torch.ones(4))
 
 
-def test_a_non_quadratic_rise_is_bracketed_and_bisected():
-    # f(eta) = -eta + eta^4: the root is eta = 1; the quadratic fit alone never lands there
-    found, evaluations, converged = line_search(lambda e: -e + e**4, -1.0, 0.1, rtol=1e-3)
-    assert converged and found == pytest.approx(1.0, rel=2e-3) and evaluations <= 9
+def test_a_non_quadratic_rise_is_bracketed_and_refined():
+    # f(eta) = -eta + eta^4: the root is eta = 1, where the quadratic fit never lands
+    for guess in (0.3, 2.0):
+        found, evaluations, converged = line_search(lambda e: -e + e**4, -1.0, guess)
+        assert converged and found == pytest.approx(1.0, rel=1e-2) and evaluations <= 9
+    # a first step 1000x too large: bisected down, the best bracket returned, not converged
+    found, evaluations, converged = line_search(lambda e: -e + e**4, -1.0, 1e-3)
+    assert evaluations == MAX_PASSES - 1 and not converged and found == pytest.approx(1, rel=0.7)
     # a loss that never rises within the budget: no value, not converged
     found, evaluations, converged = line_search(lambda e: -e, -1.0, 0.1, max_evaluations=4)
     assert math.isnan(found) and evaluations == 4 and not converged
-    # a budget too small to converge returns the bracket's middle, marked not converged
-    found, _, converged = line_search(lambda e: -e + e**4, -1.0, 100.0, max_evaluations=2)
-    assert not converged and 0 < found < 100.0
+    # a loss that is not finite past a point counts as a rise
+    found, _, converged = line_search(lambda e: -e + e * e / 2 if e < 3 else math.nan, -1.0, 1000.0)
+    assert converged and found == pytest.approx(2.0, rel=1e-2)

@@ -7,11 +7,15 @@ direction. On a quadratic L = 1/2 theta^T A theta, f(eta) = eta g.d + eta^2/2 d^
 eta_c = -2 g.d / d^T A d and lambda_c = d^T A d / (-g . d): for SGD's d = -g the Rayleigh
 quotient g^T A g / g^T g of the gradient, which is lambda along an eigenvector.
 
-The search: evaluate f at a guess; fit the quadratic through f(0) = 0, f'(0) and the last
-point, and step to its root; keep the bracket lo < eta_c <= hi (f(lo) <= 0 < f(hi)) and bisect
-whenever the fit leaves it. It stops when the bracket is narrower than ``rtol`` (relative) or
-the last point is within ``rtol`` of the root by the slope there (|f| <= rtol eta |g . d|). On a
-quadratic that is 3 forward passes (the current loss with its gradient, the guess, the root).
+The search: evaluate f at a guess; step to the root of the quadratic through f(0) = 0, f'(0)
+and that point (once: while the loss has not risen, later steps grow 2x to 4x, since a loss
+bounded below is far from its quadratic model); once lo < eta_c <= hi is bracketed (f(lo) <= 0
+< f(hi)), take false-position steps between the ends (the Illinois rule: an end kept twice
+has its value halved), bisecting geometrically while the bracket is wider than 4x. It stops
+when the bracket is narrower than ``rtol`` (relative) or the last point is within ``rtol`` of
+the root by the slope there (|f| <= rtol eta |f'|, |f'| taken as the smaller of -g.d, exact on
+a quadratic, and the bracket's secant). On a quadratic that is 3 forward
+passes (the current loss with its gradient, the guess, the root).
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from phasebench.errors import UsageError
 #: Forward passes a search may spend (the current loss, with its gradient, included).
 MAX_PASSES = 10
 #: Relative accuracy of eta_c at which the search stops.
-RTOL = 1e-3
+RTOL = 1e-2
 #: How far the step grows per pass while the loss has not yet risen.
-GROWTH = 16.0
+GROWTH = 4.0
+#: A bracket wider than this ratio is bisected (geometrically) rather than interpolated.
+WIDE = 4.0
 
 
 class CriticalSharpness(NamedTuple):
@@ -52,59 +58,56 @@ def line_search(
     """(eta_c, evaluations, converged) for ``rise(eta)`` = f(eta) with f'(0) = ``slope`` < 0:
     the smallest eta > 0 with f(eta) > 0 (nan if none was found)."""
     lo, hi, eta = 0.0, math.inf, float(guess)
-    f_lo = f_hi = 0.0
-    width, stalled = math.inf, False
+    f_lo, f_hi = 0.0, math.inf  # as the Illinois rule scales them
+    kept = ""  # the end of the bracket the last step kept
     for count in range(1, max_evaluations + 1):
         value = rise(eta)
-        if not math.isfinite(value) or value > 0:
-            hi, f_hi = (eta, value) if eta < hi else (hi, f_hi)
-        elif eta > lo:
+        rose = not math.isfinite(value) or value > 0
+        if rose and eta < hi:
+            hi, f_hi = eta, value if math.isfinite(value) else math.inf
+            if kept == "lo" and lo > 0:
+                f_lo /= 2.0  # Illinois: an end kept twice in a row has its value halved
+            kept = "lo"
+        elif not rose and eta > lo:
             lo, f_lo = eta, value
-        if math.isfinite(value) and abs(value) <= rtol * eta * abs(slope):
-            return eta + value / slope, count, True
+            if kept == "hi" and math.isfinite(f_hi):
+                f_hi /= 2.0
+            kept = "hi"
+        local = abs(slope)  # f's slope at the root: -slope on a quadratic; at most the secant's
+        if 0 < lo and hi < math.inf and math.isfinite(f_hi) and f_hi > f_lo:
+            local = min(local, (f_hi - f_lo) / (hi - lo))
+        if math.isfinite(value) and abs(value) <= rtol * eta * local:
+            return eta - value / local, count, True
         if hi < math.inf and hi - lo <= rtol * hi:
             return 0.5 * (lo + hi), count, True
-        if hi == math.inf:  # still below the rise: trust the fit, but grow at most GROWTH x
+        if hi == math.inf:  # below the rise: trust the fit once, then grow 2x to GROWTH x
             candidate = _fitted_root(slope, eta, value)
-            eta = min(candidate, GROWTH * eta) if candidate > eta else GROWTH * eta
+            if count == 1 and eta < candidate < math.inf:
+                eta = candidate
+            else:
+                eta = min(max(candidate, 2.0 * eta), GROWTH * eta)
             continue
-        stalled, width = hi - lo > 0.5 * width, hi - lo  # the last fit did not halve it
-        candidate = _fitted_root(slope, hi, f_hi, lo, f_lo) if math.isfinite(f_hi) else math.nan
-        if stalled or not lo < candidate < hi:
-            eta = math.sqrt(lo * hi) if lo > 0 else hi / 4.0
-        else:
+        candidate = math.nan
+        if lo == 0:
+            candidate = max(_fitted_root(slope, hi, f_hi), hi / GROWTH**2)
+        elif hi <= WIDE * lo and math.isfinite(f_hi):  # false position (Illinois)
+            candidate = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        if lo < candidate < hi:
             eta = candidate
+        else:  # a wide bracket, or no usable fit: bisect it geometrically
+            eta = math.sqrt(lo * hi) if lo > 0 else hi / GROWTH
     if hi < math.inf:
         return 0.5 * (lo + hi), max_evaluations, False
     return math.nan, max_evaluations, False
 
 
-def _fitted_root(
-    slope: float, eta: float, value: float, other: float = 0.0, other_value: float = 0.0
-) -> float:
-    """The positive root of the model f(x) = slope x + b x^2 (+ c x^3) through f(0) = 0 with
-    f'(0) = slope and the point (eta, value) (and (other, other_value) when other > 0); inf
-    when the model never rises, nan when it cannot be fitted."""
+def _fitted_root(slope: float, eta: float, value: float) -> float:
+    """The positive root of the model f(x) = slope x + b x^2 through f(0) = 0 with f'(0) =
+    slope and (eta, value); inf when the model never rises, nan when it cannot be fitted."""
     if not math.isfinite(value):
         return math.nan
-    if other <= 0:
-        curvature = (value - slope * eta) / (eta * eta)
-        return -slope / curvature if curvature > 0 else math.inf
-    # f(x)/x = slope + b x + c x^2 through both points
-    r1, r2 = value / eta - slope, other_value / other - slope
-    det = eta * other * other - other * eta * eta
-    if det == 0:
-        return math.nan
-    b = (r1 * other * other - r2 * eta * eta) / det
-    c = (eta * r2 - other * r1) / det
-    if c == 0:
-        return -slope / b if b > 0 else math.inf
-    disc = b * b - 4 * c * slope
-    if disc < 0:
-        return math.nan
-    roots = [(-b + sign * math.sqrt(disc)) / (2 * c) for sign in (1.0, -1.0)]
-    positive = [x for x in roots if x > 0]
-    return min(positive) if positive else math.nan
+    curvature = (value - slope * eta) / (eta * eta)
+    return -slope / curvature if curvature > 0 else math.inf
 
 
 def critical_sharpness(

@@ -1,0 +1,132 @@
+"""The probe's per-step spectrum measurements, each an opt-in ProbeConfig field:
+
+- ``top_k`` (k > 1): the estimator is asked for k eigenvalues at every step (one call, the
+  same one that gives lambda_t, warm-started from the previous step's k vectors); the run
+  stores them as ``sharpness_top_k`` (T+1, k), column 0 being ``sharpness``;
+- ``critical``: the critical sharpness 2 / eta_c along the negative gradient (SGD's update
+  direction) on the sharpness batch, by ``phasebench.hessian.critical`` (at most 10 forward
+  passes), its first step 2 / the previous value (2 / lambda0 at t = 0);
+- ``density_steps``: the SLQ spectral density of the Hessian on the sharpness batch after
+  those steps (0 = the initialization), ``density_probes`` x ``density_lanczos`` products each.
+
+Every measurement draws from its own generator, so turning one on leaves lambda_t's random
+starts as they were. Values after a divergence stay nan.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from phasebench.errors import ParameterError
+from phasebench.hessian.critical import critical_sharpness
+from phasebench.hessian.density import slq
+from phasebench.hessian.operator import HessianOperator
+from phasebench.probe.problem import Problem
+
+#: Seed offsets of the measurements' own random streams.
+DENSITY_SEED_OFFSET = 7
+
+
+def check_spectrum_options(config) -> None:
+    """The spectrum fields of a configuration, checked before any work."""
+    if not isinstance(config.top_k, int) or config.top_k < 1:
+        raise ParameterError(f"top_k must be a positive integer, got {config.top_k!r}", "top_k")
+    for what in ("density_probes", "density_lanczos"):
+        value = getattr(config, what)
+        if not isinstance(value, int) or value < 1:
+            raise ParameterError(f"{what} must be a positive integer, got {value!r}", what)
+    steps = config.density_steps
+    if any(not isinstance(s, int) or not 0 <= s <= config.steps for s in steps):
+        raise ParameterError(
+            f"density_steps {list(steps)} must be steps from 0 to {config.steps}",
+            "density_steps",
+        )
+    if len(set(steps)) != len(steps):
+        raise ParameterError(f"density_steps {list(steps)} repeats a step", "density_steps")
+
+
+def critical_at(
+    problem: Problem, model: torch.nn.Module, guess: float | None = None
+) -> tuple[float, int, bool]:
+    """(lambda_c, forward passes, converged) on the sharpness batch along SGD's update."""
+    inputs, targets = problem.sharpness_batch()
+    found = critical_sharpness(model, problem.loss, inputs, targets, eta=guess, dtype=problem.dtype)
+    return float(found.value), int(found.forward_passes), bool(found.converged)
+
+
+class SpectrumExtras:
+    """The per-step spectrum arrays of one run; ``measure(t, model, result)`` after each
+    step (and at t = 0, before training), ``fields()`` for the RunRecord."""
+
+    def __init__(self, problem: Problem, steps: int, lambda0: float, top0: np.ndarray) -> None:
+        config = problem.config
+        self.problem = problem
+        self.top_k = np.zeros((0, 0))
+        if config.top_k > 1:
+            self.top_k = np.full((steps + 1, config.top_k), np.nan)
+            self.top_k[0, : len(top0)] = top0
+        self.critical = np.zeros(0)
+        self.passes = np.zeros(0, np.int64)
+        self.converged = np.zeros(0, bool)
+        self.guess = 2.0 / lambda0 if lambda0 > 0 else None
+        if config.critical:
+            self.critical = np.full(steps + 1, np.nan)
+            self.passes = np.zeros(steps + 1, np.int64)
+            self.converged = np.zeros(steps + 1, bool)
+        self.steps = sorted(config.density_steps)
+        p, m = config.density_probes, config.density_lanczos
+        d = len(self.steps)
+        self.nodes, self.weights = np.full((d, p, m), np.nan), np.zeros((d, p, m))
+        self.hvps = np.zeros(d, np.int64)
+        self.trace, self.trace_error = np.full(d, np.nan), np.full(d, np.nan)
+        self.generator = torch.Generator().manual_seed(config.seed + DENSITY_SEED_OFFSET)
+
+    def measure(self, t: int, model: torch.nn.Module, result=None) -> None:
+        """The measurements after step ``t``; ``result``: that step's estimate (t >= 1)."""
+        if self.top_k.size and result is not None:
+            values = list(result.eigenvalues)[: self.top_k.shape[1]]
+            self.top_k[t, : len(values)] = values
+        if self.critical.size:
+            value, passes, converged = critical_at(self.problem, model, self.guess)
+            self.critical[t], self.passes[t], self.converged[t] = value, passes, converged
+            if converged and math.isfinite(value) and value > 0:
+                self.guess = 2.0 / value
+        if t in self.steps:
+            self._density(self.steps.index(t), model)
+
+    def _density(self, index: int, model: torch.nn.Module) -> None:
+        config = self.problem.config
+        inputs, targets = self.problem.sharpness_batch()
+        operator = HessianOperator(
+            model, self.problem.loss, inputs, targets, dtype=self.problem.dtype
+        )
+        found = slq(
+            operator, config.density_probes, config.density_lanczos, generator=self.generator
+        )
+        m = found.steps  # at most n
+        self.nodes[index, :, :m], self.weights[index, :, :m] = found.nodes, found.weights
+        self.hvps[index] = found.hvps
+        self.trace[index], self.trace_error[index] = found.trace, found.trace_error
+
+    def fields(self) -> dict[str, np.ndarray]:
+        return {
+            "sharpness_top_k": self.top_k,
+            "critical_sharpness": self.critical,
+            "critical_passes": self.passes,
+            "critical_converged": self.converged,
+            "density_step": np.asarray(self.steps, np.int64),
+            "density_nodes": self.nodes,
+            "density_weights": self.weights,
+            "density_hvps": self.hvps,
+            "density_trace": self.trace,
+            "density_trace_error": self.trace_error,
+        }
+
+
+def warm_rows(vectors: torch.Tensor, k: int) -> torch.Tensor:
+    """The next estimate's warm start: the top vector (n,) as before for k = 1, else the
+    k vectors (k, n)."""
+    return vectors[0] if k == 1 else vectors[:k]
