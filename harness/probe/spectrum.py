@@ -130,3 +130,76 @@ def warm_rows(vectors: torch.Tensor, k: int) -> torch.Tensor:
     """The next estimate's warm start: the top vector (n,) as before for k = 1, else the
     k vectors (k, n)."""
     return vectors[0] if k == 1 else vectors[:k]
+
+
+def initial_spectrum(
+    components,
+    names: dict[str, str],
+    options: dict[str, dict],
+    examples: int = 2048,
+    seed: int = 0,
+    *,
+    probes: int = 5,
+    steps: int = 50,
+    distribution: str = "rademacher",
+    dtype: str = "float32",
+    trace_products: int = 0,
+    data_dir: str | None = None,
+):
+    """The SLQ spectral density of the Hessian of a freshly initialized model (what
+    ``phasebench spectrum`` stores): ``names`` / ``options`` for model, dataset, init and loss
+    as ``phasebench sharpness`` takes them, the first ``examples`` training examples, and
+    ``trace_products`` > 0 adds a Hutch++ trace estimate. Returns a ``SpectrumRecord``."""
+    import hashlib
+    import json
+    import time
+
+    from phasebench.hessian.bench import initial_model
+    from phasebench.hessian.hutchinson import hutch_plus_plus
+    from phasebench.probe.provenance import provenance
+    from phasebench.results.records import SpectrumRecord
+
+    config = {
+        **{
+            field: {"name": names[field], "options": dict(options.get(field, {}))}
+            for field in names
+        },
+        "examples": int(examples),
+        "seed": int(seed),
+        "dtype": dtype,
+        "probes": int(probes),
+        "lanczos_steps": int(steps),
+        "distribution": distribution,
+        "trace_products": int(trace_products),
+    }
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    began = time.perf_counter()
+    subject = initial_model(components, names, options, examples, seed, data_dir)
+    operator = HessianOperator(
+        subject.model, subject.loss, subject.inputs, subject.targets, dtype=dtype, seed=seed
+    )
+    found = slq(operator, probes, steps, distribution=distribution, seed=seed)
+    hutchpp = None
+    if trace_products:
+        hutchpp = hutch_plus_plus(
+            operator, trace_products, distribution=distribution, seed=seed + 1
+        )
+    return SpectrumRecord(
+        spectrum_id=hashlib.sha256(canonical.encode()).hexdigest()[:16],
+        config=config,
+        parameters=int(operator.size),
+        probes=found.probes,
+        lanczos_steps=found.steps,
+        distribution=distribution,
+        nodes=found.nodes,
+        weights=found.weights,
+        hvps=int(found.hvps),
+        top_eigenvalue=found.top,
+        trace=found.trace,
+        trace_error=found.trace_error,
+        hutchpp_trace=math.nan if hutchpp is None else hutchpp.value,
+        hutchpp_error=math.nan if hutchpp is None else hutchpp.error,
+        hutchpp_products=0 if hutchpp is None else hutchpp.products,
+        seconds=time.perf_counter() - began,
+        provenance=provenance(operator.device),
+    )
