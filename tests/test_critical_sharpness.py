@@ -101,3 +101,50 @@ def test_a_non_quadratic_rise_is_bracketed_and_refined():
     # a loss that is not finite past a point counts as a rise
     found, _, converged = line_search(lambda e: -e + e * e / 2 if e < 3 else math.nan, -1.0, 1000.0)
     assert converged and found == pytest.approx(2.0, rel=1e-2)
+
+
+@pytest.mark.parametrize("name", ["momentum", "adam"])
+def test_the_update_direction_is_the_optimizers_step_per_unit_learning_rate(name):
+    import copy
+    from types import SimpleNamespace
+
+    from phasebench.plugins import components
+    from phasebench.probe.spectrum import critical_at, update_direction
+
+    registration = components().get("optimizer", name)
+    defaults = registration.options({})
+
+    def make(module, lr):  # as Problem.optimizer(model, lr)
+        return registration.load()(module.parameters(), lr, **defaults)
+
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(16, 3, generator=gen), torch.randn(16, 2, generator=gen)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+
+    def loss(outputs, targets):
+        return 0.5 * ((outputs - targets) ** 2).mean()
+
+    problem = SimpleNamespace(
+        sharpness_batch=lambda: (x, y), loss=loss, optimizer=make, dtype=torch.float32
+    )
+    optimizer = make(model, 0.05)
+    for _ in range(2):  # some optimizer state: a momentum buffer, Adam's moments
+        optimizer.zero_grad()
+        loss(model(x), y).backward()
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
+    state = copy.deepcopy(optimizer.state_dict())
+    d = update_direction(problem, model, optimizer)
+    # the real optimizer's next step at lr 0.05, on the same batch, is 0.05 d
+    optimizer.zero_grad()
+    loss(model(x), y).backward()
+    optimizer.step()
+    moved = torch.cat([p.detach().reshape(-1) for p in model.parameters()]) - theta
+    torch.testing.assert_close(moved, 0.05 * d, rtol=1e-4, atol=1e-7)
+    with torch.no_grad():  # back to theta and the saved state: critical sharpness along d
+        torch.nn.utils.vector_to_parameters(theta.clone(), model.parameters())
+    optimizer.load_state_dict(state)
+    value, passes, converged = critical_at(problem, model, None, optimizer)
+    assert passes <= MAX_PASSES and value > 0  # the direction's pass included

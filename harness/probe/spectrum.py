@@ -3,9 +3,12 @@
 - ``top_k`` (k > 1): the estimator is asked for k eigenvalues at every step (one call, the
   same one that gives lambda_t, warm-started from the previous step's k vectors); the run
   stores them as ``sharpness_top_k`` (T+1, k), column 0 being ``sharpness``;
-- ``critical``: the critical sharpness 2 / eta_c along the negative gradient (SGD's update
-  direction) on the sharpness batch, by ``phasebench.hessian.critical`` (at most 10 forward
-  passes), its first step 2 / the previous value (2 / lambda0 at t = 0);
+- ``critical``: the critical sharpness 2 / eta_c along the optimizer's update direction on the
+  sharpness batch, by ``phasebench.hessian.critical`` (at most 10 forward passes), its first
+  step 2 / the previous value (2 / lambda0 at t = 0). For plain SGD (no momentum, no weight
+  decay) the direction is the negative gradient; for any other optimizer it is the update a
+  copy of the run's optimizer (its state included) takes at learning rate 1 from the gradient
+  on the sharpness batch, one forward pass of the 10 (counted in critical_passes);
 - ``density_steps``: the SLQ spectral density of the Hessian on the sharpness batch after
   those steps (0 = the initialization), ``density_probes`` x ``density_lanczos`` products each.
 
@@ -15,13 +18,14 @@ starts as they were. Values after a divergence stay nan.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
 import torch
 
 from phasebench.errors import ParameterError
-from phasebench.hessian.critical import critical_sharpness
+from phasebench.hessian.critical import MAX_PASSES, critical_sharpness
 from phasebench.hessian.density import slq
 from phasebench.hessian.operator import HessianOperator
 from phasebench.probe.problem import Problem
@@ -48,22 +52,76 @@ def check_spectrum_options(config) -> None:
         raise ParameterError(f"density_steps {list(steps)} repeats a step", "density_steps")
 
 
-def critical_at(
-    problem: Problem, model: torch.nn.Module, guess: float | None = None
-) -> tuple[float, int, bool]:
-    """(lambda_c, forward passes, converged) on the sharpness batch along SGD's update."""
+def _plain_sgd(optimizer: torch.optim.Optimizer | None) -> bool:
+    if optimizer is None:
+        return True
+    if type(optimizer) is not torch.optim.SGD:
+        return False
+    return all(
+        not g.get("momentum", 0) and not g.get("weight_decay", 0) for g in optimizer.param_groups
+    )
+
+
+def update_direction(
+    problem: Problem, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> torch.Tensor:
+    """The step a copy of ``optimizer`` (its state included) takes at learning rate 1 from the
+    gradient of the loss on the sharpness batch (eval mode): the update per unit learning rate.
+    The model and the optimizer are not changed."""
     inputs, targets = problem.sharpness_batch()
-    found = critical_sharpness(model, problem.loss, inputs, targets, eta=guess, dtype=problem.dtype)
-    return float(found.value), int(found.forward_passes), bool(found.converged)
+    clone = copy.deepcopy(model)
+    twin = problem.optimizer(clone, 1.0)
+    twin.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+    for group in twin.param_groups:
+        group["lr"] = 1.0
+    before = torch.cat([p.detach().reshape(-1) for p in clone.parameters()]).clone()
+    clone.eval()
+    twin.zero_grad(set_to_none=True)
+    problem.loss(clone(inputs), targets).backward()
+    twin.step()
+    return torch.cat([p.detach().reshape(-1) for p in clone.parameters()]) - before
+
+
+def critical_at(
+    problem: Problem,
+    model: torch.nn.Module,
+    guess: float | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> tuple[float, int, bool]:
+    """(lambda_c, forward passes, converged) on the sharpness batch along the optimizer's
+    update (the negative gradient for plain SGD or when ``optimizer`` is None)."""
+    inputs, targets = problem.sharpness_batch()
+    direction, extra = None, 0
+    if not _plain_sgd(optimizer):
+        direction, extra = update_direction(problem, model, optimizer), 1
+    found = critical_sharpness(
+        model,
+        problem.loss,
+        inputs,
+        targets,
+        direction,
+        eta=guess,
+        dtype=problem.dtype,
+        max_passes=MAX_PASSES - extra,
+    )
+    return float(found.value), int(found.forward_passes) + extra, bool(found.converged)
 
 
 class SpectrumExtras:
     """The per-step spectrum arrays of one run; ``measure(t, model, result)`` after each
     step (and at t = 0, before training), ``fields()`` for the RunRecord."""
 
-    def __init__(self, problem: Problem, steps: int, lambda0: float, top0: np.ndarray) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        steps: int,
+        lambda0: float,
+        top0: np.ndarray,
+        optimizer: torch.optim.Optimizer | None = None,
+    ) -> None:
         config = problem.config
         self.problem = problem
+        self.optimizer = optimizer
         self.top_k = np.zeros((0, 0))
         if config.top_k > 1:
             self.top_k = np.full((steps + 1, config.top_k), np.nan)
@@ -90,7 +148,7 @@ class SpectrumExtras:
             values = list(result.eigenvalues)[: self.top_k.shape[1]]
             self.top_k[t, : len(values)] = values
         if self.critical.size:
-            value, passes, converged = critical_at(self.problem, model, self.guess)
+            value, passes, converged = critical_at(self.problem, model, self.guess, self.optimizer)
             self.critical[t], self.passes[t], self.converged[t] = value, passes, converged
             if converged and math.isfinite(value) and value > 0:
                 self.guess = 2.0 / value

@@ -130,7 +130,7 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
     diverged_step, sharp_seconds = -1, 0.0
     generator = torch.Generator(device=problem.device).manual_seed(config.seed + 1)
     warm = begin.vector
-    spectrum = SpectrumExtras(problem, steps, lambda0, begin.record.lambda0_top_k)
+    spectrum = SpectrumExtras(problem, steps, lambda0, begin.record.lambda0_top_k, optimizer)
     spectrum.measure(0, model)
 
     model.train()
