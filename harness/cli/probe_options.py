@@ -127,7 +127,8 @@ Dtype = Annotated[str, typer.Option(help="float32 or float64.", rich_help_panel=
 LrUnit = Annotated[
     str,
     typer.Option(
-        help="The curvature eta = c / lambda is measured in: hessian (the paper's), ggn or ntk.",
+        help="The curvature eta = c / lambda is measured in: hessian (the paper's), ggn, ntk or "
+        "critical.",
         rich_help_panel=PROBE,
     ),
 ]
