@@ -97,7 +97,20 @@ class _Protocol:
     #: every step), and the smallest eigenvalue of the Hessian at every step.
     per_layer: bool = field(default=False, metadata={HASHED_WHEN_SET: 1})
     smallest: bool = field(default=False, metadata={HASHED_WHEN_SET: 1})
+    #: Per-step spectrum measurements (``phasebench.probe.spectrum``): the top ``top_k``
+    #: eigenvalues at every step (k > 1), the critical sharpness 2 / eta_c at every step, and
+    #: the SLQ spectral density after the ``density_steps`` (0 = initialization) with
+    #: ``density_probes`` probe vectors of ``density_lanczos`` Lanczos steps each.
+    top_k: int = field(default=1, metadata={HASHED_WHEN_SET: 1})
+    critical: bool = field(default=False, metadata={HASHED_WHEN_SET: 1})
+    density_steps: tuple[int, ...] = field(default=(), metadata={HASHED_WHEN_SET: 1})
+    density_probes: int = field(default=5, metadata={HASHED_WHEN_SET: 1})
+    density_lanczos: int = field(default=50, metadata={HASHED_WHEN_SET: 1})
     device: str = field(default="cpu", compare=False)
+
+    def __post_init__(self) -> None:
+        # a list from JSON, a tuple from code: one hashable, comparable form
+        object.__setattr__(self, "density_steps", tuple(self.density_steps))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -82,8 +82,20 @@ def test_per_layer_and_smallest_are_stored_every_step_beside_the_global_value():
 def test_an_unknown_or_unavailable_unit_is_refused_before_any_work():
     with pytest.raises(ParameterError, match="unknown lr_unit 'gnn'"):
         preflight(small(lr_unit="gnn"), components())
-    with pytest.raises(ParameterError, match="lr_unit 'critical' is not available"):
-        preflight(small(lr_unit="critical"), components())
+    preflight(small(lr_unit="critical"), components())  # measured by the line search
+
+
+def test_the_critical_unit_is_the_critical_sharpness_at_initialization():
+    from phasebench.probe.problem import Problem
+    from phasebench.probe.spectrum import critical_at
+    from phasebench.probe.trajectory import start
+
+    problem = Problem.build(small(lr_unit="critical"), components())
+    begin = start(problem)
+    value, passes, converged = critical_at(problem, problem.initial_model())
+    assert converged and passes <= 10
+    assert begin.record.lr_unit == "critical" and begin.record.lambda_unit == value
+    assert begin.record.unit_lambda == value != begin.record.lambda0
 
 
 def test_titles_and_labels_name_the_unit():

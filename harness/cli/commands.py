@@ -16,6 +16,7 @@ BUILTIN_COMMANDS = {
     "plot": ("phasebench.cli.plot_cmd:commands", "the figures of a results file"),
     "export": ("phasebench.cli.export_cmd:commands", "a results file as CSV, Parquet, netCDF"),
     "sharpness": ("phasebench.cli.sharpness_cmd:commands", "the sharpness of one model"),
+    "spectrum": ("phasebench.cli.spectrum_cmd:commands", "the Hessian's spectral density (SLQ)"),
     "bench": ("phasebench.cli.sharpness_cmd:commands", "every estimator against the exact one"),
     "data": ("phasebench.cli.data_cmd:commands", "where the dataset files are; fetch them"),
 }

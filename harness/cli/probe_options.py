@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 PROBE = "probe"
 COMPONENTS = "components"
 OUTPUT = "output"
+MEASUREMENTS = "measurements"
 
 #: What ``run`` and ``sweep`` accept besides their own options: component options.
 EXTRA_OPTIONS = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -93,11 +94,41 @@ Threshold = Annotated[
         help="A run diverged when its loss is non-finite or above this.", rich_help_panel=PROBE
     ),
 ]
+TopK = Annotated[
+    int,
+    typer.Option(
+        "--top-k",
+        help="Top eigenvalues per step (k > 1 stores sharpness_top_k (T+1, k)).",
+        rich_help_panel=MEASUREMENTS,
+    ),
+]
+Critical = Annotated[
+    bool,
+    typer.Option(
+        help="Also measure the critical sharpness 2 / eta_c per step (a line search).",
+        rich_help_panel=MEASUREMENTS,
+    ),
+]
+DensitySteps = Annotated[
+    str | None,
+    typer.Option(
+        help="Steps after which to store the SLQ spectral density, e.g. 0,10 (0 = init).",
+        rich_help_panel=MEASUREMENTS,
+        show_default=False,
+    ),
+]
+DensityProbes = Annotated[
+    int, typer.Option(help="SLQ probe vectors per density.", rich_help_panel=MEASUREMENTS)
+]
+DensityLanczos = Annotated[
+    int, typer.Option(help="SLQ Lanczos steps per probe.", rich_help_panel=MEASUREMENTS)
+]
 Dtype = Annotated[str, typer.Option(help="float32 or float64.", rich_help_panel=PROBE)]
 LrUnit = Annotated[
     str,
     typer.Option(
-        help="The curvature eta = c / lambda is measured in: hessian (the paper's), ggn or ntk.",
+        help="The curvature eta = c / lambda is measured in: hessian (the paper's), ggn, ntk or "
+        "critical.",
         rich_help_panel=PROBE,
     ),
 ]
@@ -208,6 +239,11 @@ def _shared() -> list[tuple[str, Any, Any]]:
         ("sgd_seeds", SgdSeeds, "1"),
         ("sharp_eps", SharpEps, search["sharp_eps"]),
         ("divergence_threshold", Threshold, config["divergence_threshold"]),
+        ("top_k", TopK, config["top_k"]),
+        ("critical", Critical, config["critical"]),
+        ("density_steps", DensitySteps, None),
+        ("density_probes", DensityProbes, config["density_probes"]),
+        ("density_lanczos", DensityLanczos, config["density_lanczos"]),
         ("dtype", Dtype, config["dtype"]),
         ("lr_unit", LrUnit, config["lr_unit"]),
         ("per_layer", PerLayer, config["per_layer"]),
@@ -283,7 +319,7 @@ _NOT_PARAMETERS = ("opt", "config", "logger")
 
 def _parameter(probe: Any, name: str) -> Any:
     """A shared option's value as the library parameter of the same name."""
-    from phasebench.cli.values import parse_floats, parse_seeds
+    from phasebench.cli.values import parse_floats, parse_ints, parse_seeds
 
     value = getattr(probe, name)
     if name == "c":
@@ -292,6 +328,8 @@ def _parameter(probe: Any, name: str) -> Any:
         return parse_seeds(value, FLAGS[name])
     if name == "data_dir":
         return None if value is None else str(value)
+    if name == "density_steps":
+        return () if value is None else parse_ints(value, FLAGS[name])
     return value
 
 

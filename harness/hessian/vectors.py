@@ -52,3 +52,30 @@ def start_vectors(
     while len(vectors) < count:
         vectors.append(operator.random_vector(generator))
     return vectors
+
+
+#: The distributions random probes are drawn from (``probe_vectors``).
+PROBES = ("rademacher", "gaussian")
+
+
+def probe_vectors(
+    operator: SymmetricOperator,
+    count: int,
+    distribution: str = "rademacher",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """``(size, count)`` random probes with E[z z^T] = I, in the operator's dtype and on its
+    device: Rademacher (+-1) or standard Gaussian entries, drawn in float64 on the CPU from
+    ``generator`` (so a seed gives the same probes on every device), then moved once."""
+    import torch
+
+    if distribution not in PROBES:
+        raise UsageError(f"unknown probe distribution {distribution!r}; use {' or '.join(PROBES)}")
+    if not isinstance(count, int) or count < 1:
+        raise UsageError(f"the number of probe vectors must be a positive integer, got {count!r}")
+    shape = (int(operator.size), count)
+    if distribution == "gaussian":
+        z = torch.randn(shape, generator=generator, dtype=torch.float64)
+    else:
+        z = torch.randint(0, 2, shape, generator=generator, dtype=torch.int64).double() * 2 - 1
+    return z.to(device=operator.device, dtype=operator.dtype)

@@ -12,6 +12,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from phasebench.errors import UsageError
+from phasebench.plotting.density import density_figure, run_quadratures, spectrum_quadrature
 from phasebench.plotting.phase_diagram import (
     available_axes,
     key_values,
@@ -84,6 +85,8 @@ def plan(
     - The same model in two or more learning-rate units (``lr_unit``), in this file or in
       ``beside`` (another loaded file, e.g. the same sweep with ``--lr-unit ggn``): their
       phase diagrams side by side, one panel per unit.
+    - Spectral densities: one figure per stored spectrum (``phasebench spectrum``), and one
+      per run that stored densities (``run --density-steps``), a curve per step.
     """
     views = point_views(loaded, sharp_eps)
     others = point_views(beside, sharp_eps) if beside is not None else []
@@ -100,7 +103,7 @@ def plan(
             )
             out.append((name, partial(trajectory_figure, data)))
     if x is not None:
-        return out + _against(views, x) + trace_plan(traces_of(loaded))
+        return out + _against(views, x) + trace_plan(traces_of(loaded)) + _density_plan(loaded)
     series: dict[str, list[PointView]] = {}
     for view in views:
         series.setdefault(series_key(view), []).append(view)
@@ -124,7 +127,8 @@ def plan(
         out.append((f"phases-{_point_slug(view)}.png", partial(point_phase_figure, view)))
     if len(alone) >= 2:
         out.append(("phase-diagram-points.png", partial(phase_diagram_figure, alone, "index")))
-    return out + _units_plan([*views, *others]) + trace_plan(traces_of(loaded))
+    out += _units_plan([*views, *others]) + trace_plan(traces_of(loaded))
+    return out + _density_plan(loaded)
 
 
 def trace_plan(traces: list[Any]) -> list[tuple[str, Callable[[], Figure]]]:
@@ -174,6 +178,28 @@ def _units_plan(views: list[PointView]) -> list[tuple[str, Callable[[], Figure]]
     return out
 
 
+def _density_plan(loaded: Mapping[str, Any]) -> list[tuple[str, Callable[[], Figure]]]:
+    out: list[tuple[str, Callable[[], Figure]]] = []
+    for spectrum_id, spectrum in sorted(loaded.get("spectra", {}).items()):
+        config = spectrum["config"]
+        title = (
+            f"{component_label(config['model'])} {config['init']['name']} "
+            f"{config['loss']['name']} on {config['dataset']['name']} at initialization"
+        )
+        curves = [("initialization", spectrum_quadrature(spectrum))]
+        out.append((f"spectrum-{spectrum_id[:6]}.png", partial(density_figure, curves, title)))
+    for scan in loaded["scans"].values():
+        for run_id, run in sorted(scan["runs"].items(), key=lambda item: item[1]["c"]):
+            curves = run_quadratures(run)
+            if not curves:
+                continue
+            config = run["config"]
+            title = f"{component_label(config['model'])}, c = {run['c']:g}, seed {config['seed']}"
+            name = f"density-{slug(component_label(config['model']))}-c{run['c']:g}-{run_id[:6]}"
+            out.append((f"{name}.png", partial(density_figure, curves, title)))
+    return out
+
+
 def _series_id(members: list[PointView]) -> str:
     return hashlib.sha256(series_key(members[0]).encode()).hexdigest()[:6]
 
@@ -193,8 +219,12 @@ def plot_file(
     path = Path(path)
     loaded = load(path)
     other = load(Path(beside)) if beside is not None else None
-    if not any(scan["runs"] for scan in loaded["scans"].values()) and not traces_of(loaded):
-        raise UsageError(f"{path} holds no finished runs or traces yet; nothing to plot")
+    if (
+        not any(scan["runs"] for scan in loaded["scans"].values())
+        and not traces_of(loaded)
+        and not loaded.get("spectra")
+    ):
+        raise UsageError(f"{path} holds no finished runs, traces or spectra yet; nothing to plot")
     out = Path(out_dir) if out_dir is not None else path.with_name(f"{path.stem}-plots")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a directory; pass another --out-dir")

@@ -37,6 +37,10 @@ def _estimate(problem: Problem, operator, generator):
 def unit_sharpness(problem: Problem, model: torch.nn.Module, generator) -> tuple[float, int, bool]:
     """lambda_unit(theta) for the config's lr_unit: (value, products, converged)."""
     unit = check_lr_unit(problem.config.lr_unit)
+    if unit == "critical":  # a line search of forward passes (counted as products), no HVP
+        from phasebench.probe.spectrum import critical_at
+
+        return critical_at(problem, model)
     inputs, targets = problem.sharpness_batch()
     operator = build_operator(unit, model, problem.loss, inputs, targets, dtype=problem.dtype)
     result = _estimate(problem, operator, generator)

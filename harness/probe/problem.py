@@ -270,6 +270,9 @@ def check_finite(data: dict[str, Any], prefix: str = "") -> None:
 def check_sizes(config: ProbeConfig) -> None:
     """The protocol's numbers, checked before anything is built."""
     from phasebench.probe.grid import MAX_C, MAX_X
+    from phasebench.probe.spectrum import check_spectrum_options
+
+    check_spectrum_options(config)
 
     if not 0 < config.c <= MAX_C:
         raise ParameterError(

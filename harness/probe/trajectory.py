@@ -21,6 +21,7 @@ from phasebench.probe import curvature
 from phasebench.probe.problem import Problem
 from phasebench.probe.provenance import provenance
 from phasebench.probe.schedule import learning_rates, rates, set_learning_rate
+from phasebench.probe.spectrum import SpectrumExtras, warm_rows
 from phasebench.results.records import RunRecord, ScanRecord
 
 
@@ -58,7 +59,7 @@ def measure_sharpness(
     return run_estimator(
         operator,
         problem.config.estimator.name,
-        1,
+        problem.config.top_k,
         warm_start=warm_start,
         generator=generator,
         return_vectors=True,
@@ -94,8 +95,9 @@ def start(problem: Problem, known: ScanRecord | None = None) -> Start:
         lambda0_converged=bool(result.converged),
         lambda0_seconds=time.perf_counter() - began,
         **curvature.at_start(problem, model, float(lambda0)),
+        lambda0_top_k=np.asarray(result.eigenvalues if config.top_k > 1 else ()),
     )
-    vector = None if result.eigenvectors is None else result.eigenvectors[0]
+    vector = None if result.eigenvectors is None else warm_rows(result.eigenvectors, config.top_k)
     return Start(model, theta0, record, vector)
 
 
@@ -128,6 +130,8 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
     diverged_step, sharp_seconds = -1, 0.0
     generator = torch.Generator(device=problem.device).manual_seed(config.seed + 1)
     warm = begin.vector
+    spectrum = SpectrumExtras(problem, steps, lambda0, begin.record.lambda0_top_k, optimizer)
+    spectrum.measure(0, model)
 
     model.train()
     for t, index in enumerate(problem.sgd_batches(), start=1):
@@ -145,9 +149,10 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
         result = measure_sharpness(problem, model, warm, generator)
         sharpness[t], hvps[t], converged[t] = result.lambda_max, result.hvps, result.converged
         if result.eigenvectors is not None:
-            warm = result.eigenvectors[0]
+            warm = warm_rows(result.eigenvectors, config.top_k)
         extras.measure(t, model, float(result.lambda_max))
         sharp_seconds += time.perf_counter() - tick
+        spectrum.measure(t, model, result)
     optimizer.zero_grad(set_to_none=True)
 
     tau = np.linspace(0.0, 1.0, config.barrier_points)
@@ -179,6 +184,7 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
         seconds=time.perf_counter() - clock,
         sharpness_seconds=sharp_seconds,
         **extras.fields(),
+        **spectrum.fields(),
         provenance={
             **provenance(problem.device),
             "dtype": config.dtype,

@@ -2,9 +2,8 @@
 
 ``hessian`` is the paper's lambda0 (no extra measurement); ``ggn`` and ``ntk`` the top
 eigenvalue of the Gauss-Newton matrix and of the NTK (``phasebench.hessian.curvature`` says
-which scale). ``critical`` (critical sharpness, 2 / eta_c) is a name reserved for the
-critical-sharpness line search: it is refused until that lands in
-``phasebench.probe.curvature.unit_sharpness``.
+which scale); ``critical`` the critical sharpness 2 / eta_c (Kalra et al. 2026) by the line
+search of ``phasebench.hessian.critical`` along -gradient at theta_0 (``unit_sharpness``).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from phasebench.errors import ParameterError
 #: The learning-rate units ``lr_unit`` takes.
 LR_UNITS = ("hessian", "ggn", "ntk", "critical")
 #: Units that can be measured in this version.
-MEASURABLE = ("hessian", "ggn", "ntk")
+MEASURABLE = ("hessian", "ggn", "ntk", "critical")
 
 
 def check_lr_unit(unit: str) -> str:

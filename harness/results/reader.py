@@ -64,9 +64,10 @@ def load(path: str | Path) -> dict[str, Any]:
     """Read a phasebench results file.
 
     Returns ``{"attrs": {...}, "scans": {scan_id: scan}, "points": {point_id: point},
-    "failures": {task_id: failure}}`` where a scan is its attributes (``config`` and
-    ``constants`` decoded from JSON) plus ``"runs": {run_id: run}``, and a run is its attributes
-    plus its per-step numpy arrays. Files written by a killed process load too: every finished
+    "failures": {task_id: failure}, "spectra": {spectrum_id: spectrum}}`` where a scan is its
+    attributes (``config`` and ``constants`` decoded from JSON) plus ``"runs": {run_id: run}``,
+    and a run is its attributes plus its per-step numpy arrays (a spectrum: its attributes,
+    ``nodes`` and ``weights``). Files written by a killed process load too: every finished
     run is there. ``schema.scan_record``/``schema.run_record`` turn a scan or run into its
     record. A damaged or foreign file, or one of a newer schema, raises a one-line UsageError.
     """
@@ -96,6 +97,7 @@ def _read(f: h5py.File, checksums: bool) -> dict[str, Any]:
         "scans": {},
         "points": {},
         "failures": {},
+        "spectra": {},
     }
     for scan_id, scan in f.get(schema.SCANS, {}).items():
         _verified(scan_id, scan, checksums, f"scan {scan_id}")
@@ -117,4 +119,9 @@ def _read(f: h5py.File, checksums: bool) -> dict[str, Any]:
     for task_id, failure in f.get(schema.FAILURES, {}).items():
         _verified(task_id, failure, checksums, f"failure {task_id}")
         result["failures"][task_id] = schema.read_attrs(failure, schema.FAILURE_JSON)
+    for spectrum_id, spectrum in f.get(schema.SPECTRA, {}).items():
+        _verified(spectrum_id, spectrum, checksums, f"spectrum {spectrum_id}")
+        result["spectra"][spectrum_id] = schema.read_fields(
+            spectrum, schema.SPECTRUM_FIELDS, schema.SPECTRUM_JSON
+        )
     return result

@@ -74,6 +74,9 @@ class ScanRecord:
             return self.lambda0
         return self.lambda_unit
 
+    #: (k,) the top-k eigenvalues at theta_0 when the config's top_k > 1 (else empty).
+    lambda0_top_k: np.ndarray = array(since=3, default_factory=lambda: np.zeros(0))
+
     @property
     def seed(self) -> int:
         return int(self.config["seed"])
@@ -112,6 +115,24 @@ class RunRecord:
     layer_sharpness: np.ndarray = array(since=3, default_factory=lambda: np.zeros((0, 0)))
     #: (T+1,) the smallest Hessian eigenvalue (negative curvature); empty unless smallest.
     smallest: np.ndarray = array(since=3, default_factory=lambda: np.zeros(0))
+    #: (T+1, k) the top-k eigenvalues of each step's estimate, column 0 = ``sharpness``
+    #: (config top_k > 1; else (0, 0)). A TraceRecord's ``sharpness (M, k)`` is the same.
+    sharpness_top_k: np.ndarray = array(since=3, default_factory=lambda: np.zeros((0, 0)))
+    #: (T+1,) critical sharpness 2 / eta_c, the forward passes its line search spent and
+    #: whether it converged (config critical; else empty).
+    critical_sharpness: np.ndarray = array(since=3, default_factory=lambda: np.zeros(0))
+    critical_passes: np.ndarray = array(since=3, default_factory=lambda: np.zeros(0, np.int64))
+    critical_converged: np.ndarray = array(since=3, default_factory=lambda: np.zeros(0, bool))
+    #: The SLQ density after the config's density_steps (D of them; empty unless set):
+    #: (D,) steps, (D, P, m) nodes (Ritz values; nan past a breakdown) and weights (squared
+    #: first components; each (P,) row sums to 1), (D,) HVPs, and the trace n * mean(first
+    #: moment) with its standard error over the P probes.
+    density_step: np.ndarray = array(since=3, default_factory=lambda: np.zeros(0, np.int64))
+    density_nodes: np.ndarray = array(since=3, default_factory=lambda: np.zeros((0, 0, 0)))
+    density_weights: np.ndarray = array(since=3, default_factory=lambda: np.zeros((0, 0, 0)))
+    density_hvps: np.ndarray = array(since=3, default_factory=lambda: np.zeros(0, np.int64))
+    density_trace: np.ndarray = array(since=3, default_factory=lambda: np.zeros(0))
+    density_trace_error: np.ndarray = array(since=3, default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
         if np.size(self.eta_t) == 0:  # a file before schedules: every step at eta
@@ -121,3 +142,27 @@ class RunRecord:
         return summarize(
             self.c, self.diverged, self.loss, self.sharpness, self.barrier_loss, self.converged
         )
+
+
+@dataclass
+class SpectrumRecord:
+    """The SLQ spectral density of one freshly initialized model (``phasebench spectrum``):
+    the quadrature (nodes and weights per probe), the trace estimates and what it cost."""
+
+    spectrum_id: str = key()  # a hash of ``config``
+    config: dict[str, Any] = json_attr(since=3)  # components, options, examples, seed, SLQ
+    parameters: int = attr(since=3)  # n, the operator's size
+    probes: int = attr(since=3)
+    lanczos_steps: int = attr(since=3)
+    distribution: str = attr(since=3)  # of the probes: rademacher or gaussian
+    nodes: np.ndarray = array(since=3)  # (P, m) Ritz values, nan past a breakdown
+    weights: np.ndarray = array(since=3)  # (P, m) squared first components, rows sum to 1
+    hvps: int = attr(since=3)  # SLQ's products
+    top_eigenvalue: float = attr(since=3)  # the largest Ritz value
+    trace: float = attr(since=3)  # n * the first moment (Hutchinson on SLQ's probes)
+    trace_error: float = attr(since=3)  # its standard error over the probes
+    hutchpp_trace: float = attr(since=3)  # Hutch++ (nan when not asked for)
+    hutchpp_error: float = attr(since=3)
+    hutchpp_products: int = attr(since=3)
+    seconds: float = attr(since=3)
+    provenance: dict[str, Any] = json_attr(since=3, default_factory=dict)

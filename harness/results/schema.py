@@ -15,6 +15,8 @@ say so in docs/results.md.
     /points/<point_id>        attrs: config (JSON, c and seeds left out), label, scans (JSON
                                      list), aggregates (JSON), checksum
     /failures/<task_id>       attrs: config (JSON), error, attempts, checksum
+    /spectra/<spectrum_id>    attrs: the SpectrumRecord's scalar and JSON fields; checksum
+                              datasets: nodes, weights (schema 3)
 
 ``checksum`` (schema 2): the SHA-256 of the group's name, its other attributes and its datasets
 (``group_checksum``); the reader verifies every one it finds and, in a schema 2 file, refuses a
@@ -34,18 +36,19 @@ import h5py
 import numpy as np
 
 from phasebench.results import codec
-from phasebench.results.records import RunRecord, ScanRecord
+from phasebench.results.records import RunRecord, ScanRecord, SpectrumRecord
 
 FORMAT = "phasebench-results"
 SCHEMA_VERSION = 3
 #: The versions this reader understands (1: before checksums; 3: runs hold eta_t, scans
-#: their curvature unit).
+#: their curvature unit; spectra, per-step spectrum measurements).
 READABLE_VERSIONS = (1, 2, 3)
 
 SCANS = "scans"
 RUNS = "runs"
 POINTS = "points"
 FAILURES = "failures"
+SPECTRA = "spectra"
 CHECKSUM = "checksum"
 
 #: Attributes of a scan group beside its record's fields: the seeds (copied from the config,
@@ -76,6 +79,7 @@ def fields_of(record: type) -> tuple[Field, ...]:
 
 SCAN_FIELDS = fields_of(ScanRecord)
 RUN_FIELDS = fields_of(RunRecord)
+SPECTRUM_FIELDS = fields_of(SpectrumRecord)
 
 
 def names(record_fields: tuple[Field, ...], store: str) -> tuple[str, ...]:
@@ -88,6 +92,7 @@ SCAN_SCALARS = names(SCAN_FIELDS, "attr")
 #: The JSON attributes of scans and runs (decoded by the reader).
 SCAN_JSON = (*names(SCAN_FIELDS, "json"), "constants")
 RUN_JSON = names(RUN_FIELDS, "json")
+SPECTRUM_JSON = names(SPECTRUM_FIELDS, "json")
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -170,6 +175,10 @@ def scan_record(scan_id: str, scan: Mapping[str, Any]) -> ScanRecord:
 
 def run_record(run_id: str, scan_id: str, run: Mapping[str, Any]) -> RunRecord:
     return to_record(RunRecord, run_id, run, scan_id)
+
+
+def spectrum_record(spectrum_id: str, spectrum: Mapping[str, Any]) -> SpectrumRecord:
+    return to_record(SpectrumRecord, spectrum_id, spectrum)
 
 
 # -- integrity -------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from phasebench.analysis.aggregates import Aggregate
 from phasebench.analysis.phases import Constant
 from phasebench.errors import PhasebenchError, UsageError
 from phasebench.results import codec, reader, schema
-from phasebench.results.records import RunRecord, ScanRecord
+from phasebench.results.records import RunRecord, ScanRecord, SpectrumRecord
 
 try:  # POSIX; elsewhere writers are not serialized
     import fcntl
@@ -287,5 +287,18 @@ class ResultsWriter:
             group.attrs["error"] = error
             group.attrs["attempts"] = attempts
             schema.seal(task_id, group)
+
+        self._write(change)
+
+    def write_spectrum(self, spectrum: SpectrumRecord) -> None:
+        """Store a spectrum once (the same spectrum_id again is skipped)."""
+
+        def change(f: h5py.File) -> None:
+            spectra = f.require_group(schema.SPECTRA)
+            if spectrum.spectrum_id in spectra:
+                return
+            group = spectra.create_group(spectrum.spectrum_id)
+            schema.write_fields(group, spectrum, schema.SPECTRUM_FIELDS)
+            schema.seal(spectrum.spectrum_id, group)
 
         self._write(change)
