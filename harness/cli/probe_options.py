@@ -146,6 +146,14 @@ Smallest = Annotated[
     ),
 ]
 Device = Annotated[str, typer.Option(help="cpu or cuda.", rich_help_panel=PROBE)]
+Engine = Annotated[
+    str,
+    typer.Option(
+        help="sequential (one c after another) or batched (a grid's c values trained together "
+        "through torch.func; for GPUs, see docs/engines.md). The same runs either way.",
+        rich_help_panel=PROBE,
+    ),
+]
 DataDir = Annotated[
     Path | None,
     typer.Option(
@@ -249,6 +257,7 @@ def _shared() -> list[tuple[str, Any, Any]]:
         ("per_layer", PerLayer, config["per_layer"]),
         ("smallest", Smallest, config["smallest"]),
         ("device", Device, config["device"]),
+        ("engine", Engine, "sequential"),
         ("data_dir", DataDir, None),
         ("out", Out, None),
         ("resume", Resume, False),

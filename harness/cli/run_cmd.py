@@ -81,6 +81,7 @@ def run(ctx: typer.Context, probe: ProbeArgs, rerun: Rerun = None, scan: ScanId 
                     resume=params["resume"],
                     data_dir=params["data_dir"],
                     make_dirs=params["out"] is None,
+                    engine=params.get("engine", "sequential"),
                 )
             ]
     else:
@@ -101,6 +102,8 @@ def _run_planned(planned, components, loggers) -> None:
     from rich.console import Console
     from rich.progress import Progress
 
+    from phasebench.cli.job_estimate import announce
+    from phasebench.cli.plain_progress import PlainLines
     from phasebench.cli.study_display import RunBar, note_plan, print_tables, progress_columns
     from phasebench.errors import PhasebenchError
     from phasebench.probe import study
@@ -108,17 +111,30 @@ def _run_planned(planned, components, loggers) -> None:
     console = Console(stderr=True)
     note_plan(planned, console)
     writer = study.open_file(planned)  # a disk that cannot hold it: one line, before the bar
-    with Progress(*progress_columns(), console=console) as progress:
-        bar = RunBar(progress, planned)
+    planned, estimate = announce(planned, components, console)
+    if not console.is_terminal:  # a log file or a pipe: plain lines as runs finish
+        lines = PlainLines(planned, estimate, per_run=True)
         outcome = study.execute(
             planned,
             components,
             writer=writer,
-            on_run=bar.on_run,
-            on_scan=bar.on_scan,
-            on_outcome=bar.on_outcome,
+            on_run=lines.on_run,
+            on_scan=lines.on_scan,
+            on_outcome=lines.on_outcome,
             loggers=loggers,
         )
+    else:
+        with Progress(*progress_columns(), console=console) as progress:
+            bar = RunBar(progress, planned)
+            outcome = study.execute(
+                planned,
+                components,
+                writer=writer,
+                on_run=bar.on_run,
+                on_scan=bar.on_scan,
+                on_outcome=bar.on_outcome,
+                loggers=loggers,
+            )
     print_tables(planned, outcome, phases=True)
     Console().print(f"results: {literal(outcome.path)}")
     if outcome.failed:

@@ -170,6 +170,47 @@ def check_fresh_operator(name: str) -> None:
         )
 
 
+#: ``bench`` and ``sharpness`` refuse an exact Hessian that would take longer than this.
+DEFAULT_MAX_MINUTES = 10.0
+MaxMinutes = Annotated[
+    float,
+    typer.Option(
+        help="Refuse an exact Hessian (n products and eigh) estimated to take longer than this "
+        "on this machine."
+    ),
+]
+
+
+def check_max_minutes(value: float) -> None:
+    if not value > 0:
+        raise UsageError(f"--max-minutes must be a positive number, got {value}")
+
+
+def check_exact_time(operator: Any, estimator: str, components: Any, max_minutes: float) -> None:
+    """An exact estimator that would take over ``max_minutes`` here: one line, exit 2."""
+    from phasebench.hessian.api import estimator_traits
+    from phasebench.hessian.timing import estimator_seconds, product_seconds
+
+    if not estimator_traits(estimator, components).exact:
+        return
+    per_product = product_seconds(operator)
+    seconds, products = estimator_seconds(
+        estimator,
+        operator.size,
+        1,
+        per_product,
+        components,
+        device=getattr(operator, "device", None),
+    )
+    if seconds > max_minutes * 60:
+        raise UsageError(
+            f"{estimator} would take about {seconds / 60:.1f} min on this machine now "
+            f"({products:,} products at {per_product * 1e3:.3g} ms, then eigh), over "
+            f"--max-minutes {max_minutes:g}; pass --max-minutes {seconds / 60 * 1.5:.0f} or use "
+            "--estimator lanczos"
+        )
+
+
 def check_examples(examples: int) -> None:
     if examples < 1:
         raise UsageError(f"--examples must be at least 1, got {examples}")
@@ -197,6 +238,7 @@ def sharpness_command(
     dataset_opt: Deprecated = None,
     init_opt: Deprecated = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    max_minutes: MaxMinutes = DEFAULT_MAX_MINUTES,
 ) -> None:
     """Measure the sharpness of one freshly initialized model and print the result."""
     from phasebench.hessian.api import estimator_traits, run_estimator
@@ -210,6 +252,7 @@ def sharpness_command(
     for field, name in names.items():  # unknown names first: the most common typo
         components.get(kinds.of_field(field).name, name)
     check_examples(examples)
+    check_max_minutes(max_minutes)
     given = Options("sharpness")
     for field, pairs in (("model", model_opt), ("dataset", dataset_opt), ("init", init_opt)):
         if pairs:
@@ -231,6 +274,7 @@ def sharpness_command(
         seed=seed,
         block=block,
     )
+    check_exact_time(operator, estimator, components, max_minutes)
     result = run_estimator(
         operator, estimator, k, seed=seed, options=options["estimator"], components=components
     )
@@ -294,6 +338,7 @@ def bench_command(
         Path | None, typer.Option(help="HDF5 file to write (default results/bench-DATE-TIME.h5).")
     ] = None,
     operator_name: OperatorName = "hessian",
+    max_minutes: MaxMinutes = DEFAULT_MAX_MINUTES,
 ) -> None:
     """Run every estimator on a set of models against the exact answer (or a tight Lanczos
     reference when the Hessian is too big) and print and save the table."""
@@ -336,6 +381,7 @@ def bench_command(
         options = own.route(components, names, ctx.args, qualified, unused=("estimator",))
         plans.append((component_label(name, options["model"]), names, options))
     given.say_notes()
+    check_max_minutes(max_minutes)
     rows: list[dict[str, Any]] = []
     for label, names, options in plans:
         subject = initial_model(components, names, options, examples, seed, data_dir)
@@ -348,7 +394,23 @@ def bench_command(
             dtype=dtype,
             seed=seed,
         )
-        rows.extend(bench_rows(components, operator, label, estimators, k, seed))
+        rows.extend(
+            bench_rows(
+                components,
+                operator,
+                label,
+                estimators,
+                k,
+                seed,
+                max_seconds=max_minutes * 60,
+                say=lambda line: typer.echo(f"bench: {line}", err=True),
+            )
+        )
+    if rows and all("skipped" in row for row in rows):
+        raise UsageError(
+            f"bench: every estimator was refused ({rows[0]['skipped']}); pass a larger "
+            "--max-minutes, a smaller model or --examples, or another --estimator"
+        )
     _print_bench(rows, k)
     path = out or Path("results") / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.h5"
     write_bench(

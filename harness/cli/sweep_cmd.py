@@ -135,6 +135,7 @@ def sweep(
             resume=params["resume"],
             data_dir=params["data_dir"],
             make_dirs=params["out"] is None,
+            engine=params.get("engine", "sequential"),
         )
     loggers = open_loggers(ctx, components, planned.out)
     pool = executor_registration.load()(**executor_options)  # bad options: one line
@@ -162,22 +163,39 @@ def run_sweep(planned, components, executor, loggers=None):
     from rich.console import Console
     from rich.progress import Progress, TextColumn
 
+    from phasebench.cli.job_estimate import announce
+    from phasebench.cli.plain_progress import PlainLines
     from phasebench.probe.study import execute, open_file
 
     console = Console(stderr=True)
     note_plan(planned, console)
     writer = open_file(planned)  # a disk that cannot hold it: one line, before the bar
-    columns = progress_columns(
-        TextColumn("failed {task.fields[failed]} running {task.fields[running]}")
-    )
-    with Progress(*columns, console=console) as progress:
-        bar = SweepBar(progress, planned, executor)
+    parallel = int(getattr(executor, "workers", None) or 1)
+    planned, estimate = announce(planned, components, console, parallel)
+    if console.is_terminal:
+        columns = progress_columns(
+            TextColumn("failed {task.fields[failed]} running {task.fields[running]}")
+        )
+        with Progress(*columns, console=console) as progress:
+            bar = SweepBar(progress, planned, executor)
+            outcome = execute(
+                planned,
+                components,
+                executor,
+                writer=writer,
+                on_outcome=bar.on_outcome,
+                loggers=loggers,
+            )
+    else:  # a log file or a pipe: a plain line per finished group of scans
+        lines = PlainLines(planned, estimate, per_run=False)
         outcome = execute(
             planned,
             components,
             executor,
             writer=writer,
-            on_outcome=bar.on_outcome,
+            on_run=lines.on_run,
+            on_scan=lines.on_scan,
+            on_outcome=lines.on_outcome,
             loggers=loggers,
         )
     print_tables(planned, outcome, phases=False)

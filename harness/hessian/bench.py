@@ -12,7 +12,7 @@ reference it is compared with) is what it declares, never its name.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,14 +88,19 @@ def relative_errors(values: Sequence[float], reference: Sequence[float]) -> tupl
 
 
 def reference(
-    components: Components, operator: SymmetricOperator, k: int, which: str
+    components: Components,
+    operator: SymmetricOperator,
+    k: int,
+    which: str,
+    exact: bool = True,
 ) -> tuple[str, SharpnessResult]:
     """(label, result) of the best reference for ``which``: the first exact estimator that
-    finds it and does not refuse, else the first tightened one that converges (by name)."""
+    finds it and does not refuse (none when ``exact`` is false: it would take too long),
+    else the first tightened one that converges (by name)."""
     names = components.registry("estimator").names()
     traits = {name: estimator_traits(name, components) for name in names}
     for name in names:
-        if traits[name].exact and which in traits[name].which:
+        if exact and traits[name].exact and which in traits[name].which:
             options = {"which": which} if len(traits[name].which) > 1 else {}
             try:
                 return name, run_estimator(
@@ -127,6 +132,10 @@ def reference(
     return fallback
 
 
+def too_long(seconds: float, max_seconds: float | None) -> bool:
+    return max_seconds is not None and seconds > max_seconds
+
+
 def bench_rows(
     components: Components,
     operator: SymmetricOperator,
@@ -134,18 +143,56 @@ def bench_rows(
     estimators: Sequence[str],
     k: int,
     seed: int = 0,
+    max_seconds: float | None = None,
+    say: Callable[[str], None] = lambda line: None,
 ) -> list[dict[str, Any]]:
     """One row per estimator on ``operator`` (the model ``label``): its products, time, errors
     against the reference for what it finds, and convergence; a refusal is a row that says
-    why (``skipped``)."""
+    why (``skipped``). An exact estimator (or reference) whose n products and eigh would take
+    over ``max_seconds`` here is refused, the estimate in the row; ``say`` hears a line before
+    each estimator runs and after (progress)."""
+    from phasebench.hessian.timing import estimator_seconds, product_seconds
+
     getattr(operator, "backend", None)  # calibrate outside every estimator's wall time
+    per_product = product_seconds(operator)
+    device = getattr(operator, "device", None)
+
+    def cost(name: str) -> tuple[float, int]:
+        return estimator_seconds(name, operator.size, k, per_product, components, device=device)
+
+    def slow(name: str) -> str | None:
+        seconds, products = cost(name)
+        if not too_long(seconds, max_seconds):
+            return None
+        assert max_seconds is not None
+        return (
+            f"{name} would take about {_minutes(seconds)} here ({products:,} products at "
+            f"{per_product * 1e3:.3g} ms and eigh), over the limit of {_minutes(max_seconds)}"
+        )
+
+    exact_ok = all(
+        slow(n) is None
+        for n in components.registry("estimator").names()
+        if estimator_traits(n, components).exact
+    )
     references: dict[str, tuple[str, SharpnessResult]] = {}
     rows: list[dict[str, Any]] = []
     for name in estimators:
         which = estimator_traits(name, components).finds(components.get("estimator", name).defaults)
         if which not in references:
-            references[which] = reference(components, operator, k, which)
+            say(f"{label} ({operator.size:,} parameters): the reference for {which}")
+            references[which] = reference(components, operator, k, which, exact=exact_ok)
         ref_name, ref = references[which]
+        refused = slow(name) if estimator_traits(name, components).exact else None
+        if refused is not None:
+            say(f"{label}: {name} refused: {refused}")
+            rows.append(
+                {"model": label, "parameters": operator.size, "estimator": name, "skipped": refused}
+            )
+            continue
+        seconds, products = cost(name)
+        about = f", about {_minutes(seconds)}" if seconds == seconds else ""
+        say(f"{label}: {name} (budget {products:,} products{about})")
         try:
             result = run_estimator(operator, name, k, seed=seed, components=components)
         except UsageError as exc:  # e.g. exact refusing: a row that says so
@@ -158,6 +205,7 @@ def bench_rows(
                 }
             )
             continue
+        say(f"{label}: {name} done in {result.wall_time:.3g} s, {result.hvps} products")
         top, topk = relative_errors(result.eigenvalues, ref.eigenvalues)
         rows.append(
             {
@@ -177,3 +225,7 @@ def bench_rows(
             }
         )
     return rows
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"

@@ -43,11 +43,21 @@ def run_scan(
     known_start: ScanRecord | None = None,
     on_start: Callable[[ScanRecord], None] | None = None,
     on_run: Callable[[RunRecord], None] | None = None,
+    engine: str = "sequential",
 ) -> ScanOutcome:
-    """Run one scan; ``done`` maps run ids already finished (resume) to their summaries."""
+    """Run one scan; ``done`` maps run ids already finished (resume) to their summaries.
+    ``engine``: ``sequential`` (one c after another) or ``batched`` (a grid's values of c
+    trained together, ``phasebench.probe.batched``; a bisect stays sequential): the same
+    runs either way."""
     done = dict(done or {})
     problem = Problem.build(config, components, data_dir)
     begin = trajectory.start(problem, known_start)
+    batched = None
+    if engine == "batched" and search.mode == "grid":
+        from phasebench.probe.batched import BatchedGrid
+
+        left = [c for c in search.grid.cs() if config.with_c(c).run_id not in done]
+        batched = BatchedGrid(problem, begin, left)
     if on_start is not None:  # before any run: a file killed mid-scan still has lambda0
         on_start(begin.record)
     computed: list[RunRecord] = []
@@ -61,7 +71,10 @@ def run_scan(
         if run_id in done:
             summary = done[run_id]
         else:
-            record = trajectory.run(problem, begin, c)
+            if batched is not None:
+                record = batched.run(c)
+            else:
+                record = trajectory.run(problem, begin, c)
             computed.append(record)
             if on_run is not None:
                 on_run(record)

@@ -99,10 +99,15 @@ def plan(
     resume: bool = False,
     data_dir: str | None = None,
     make_dirs: bool = False,
+    engine: str = "sequential",
 ) -> Study:
     """Check a study once, before any work and before any file is created, and say what is
     left to run. Bad input raises one ``UsageError`` naming the parameter. ``make_dirs``: the
-    folder of ``out`` may be missing; ``execute`` makes it."""
+    folder of ``out`` may be missing; ``execute`` makes it. ``engine``: ``sequential`` or
+    ``batched`` (``phasebench.probe.batched``; the same runs, executed together)."""
+    from phasebench.probe.batched import check_engine, check_supported
+
+    check_engine(engine)
     configs = tuple(configs)
     if not configs:
         raise ParameterError("the study is empty; give at least one configuration", "configs")
@@ -119,6 +124,10 @@ def plan(
     check_writable(out, make_dirs)
     stored = _stored_scans(out)
     tasks, skipped = tasks_for(configs, search, out, stored, resume, data_dir)
+    if engine != "sequential":
+        for config in configs:
+            check_supported(config)
+        tasks = [replace(task, engine=engine) for task in tasks]
     others, keys = setting_drift(configs, stored)
     return Study(configs, search, out, tuple(tasks), skipped, others, tuple(keys), data_dir)
 

@@ -27,6 +27,7 @@ class ScanTask:
     data_dir: str | None = None
     known_start: ScanRecord | None = None  # lambda0 and L0 from a resumed file
     done: dict[str, RunSummary] = field(default_factory=dict)  # runs already in the file
+    engine: str = "sequential"  # where the runs execute (phasebench.probe.batched): not hashed
 
     @property
     def task_id(self) -> str:
@@ -71,6 +72,7 @@ def run_scan_task(
         known_start=known,
         on_start=on_start,
         on_run=on_run,
+        engine=task.engine,
     )
     return ScanResult(outcome.start, outcome.runs, outcome.constants)
 

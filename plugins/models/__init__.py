@@ -43,7 +43,9 @@ def register_models(register):
     register(
         "resnet",
         "phasebench_builtins.models.resnet:build",
-        description="ResNet-18/34 of base width channels; normalization removed by default",
+        description="ResNet-18/34 of base width channels; normalization removed by default. "
+        "Slow on a CPU (a default probe's lambda0 takes minutes, its grid hours on 2 cores): "
+        "`run` prints its estimate first and the options that cut it",
         options=[
             Option("depth", 18, "ResNet-18 or ResNet-34", choices=(18, 34)),
             Option("width", 16, "channels of the first stage (doubled per stage)", ge=1),
