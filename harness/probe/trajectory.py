@@ -50,15 +50,16 @@ def measure_sharpness(
     warm_start,
     generator,
     components: Components | None = None,
+    k: int = 1,
 ):
-    """The top eigenpair after a step, through the one estimator entry point, with the
-    registries given (``components``, else the problem's)."""
+    """The top eigenpair (``k``: the top k) after a step, through the one estimator entry
+    point, with the registries given (``components``, else the problem's)."""
     inputs, targets = problem.sharpness_batch()
     operator = HessianOperator(model, problem.loss, inputs, targets, dtype=problem.dtype)
     return run_estimator(
         operator,
         problem.config.estimator.name,
-        1,
+        k,
         warm_start=warm_start,
         generator=generator,
         return_vectors=True,
