@@ -100,14 +100,17 @@ class ProgressLines:
 
 
 def progress_line(config, record) -> str:
+    from phasebench.analysis.labels import component_label
+
     step = int(record.measured_step[-1])
     head = (
         f"trace c={record.c:g} seed {config.seed} sgd {config.sgd_seed}: step {step}/{record.steps}"
     )
+    model = component_label(record.config["model"], leave_out=("activation", "bias"), sep=",")
     if record.diverged:
-        return f"{head} diverged (loss {record.loss[-1]:.4g})"
+        return f"{head} diverged (loss {record.loss[-1]:.4g}) {model}"
     return (
-        f"{head} loss {record.loss[-1]:.4g} sharpness {record.sharpness[-1, 0]:.4g} "
+        f"{head} {model} loss {record.loss[-1]:.4g} sharpness {record.sharpness[-1, 0]:.4g} "
         f"threshold {record.threshold[-1]:.4g} ({record.threshold_kind})"
     )
 

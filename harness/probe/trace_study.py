@@ -86,13 +86,12 @@ def plan(
         )
     checked: set[ProbeConfig] = set()
     for config in configs:
+        check_sizes(config)  # steps first: "every > steps" needs steps >= 1
         check_trace(config)
         key = replace(config, c=1.0, seed=0, sgd_seed=0)
-        if key not in checked:
+        if key not in checked:  # the components, numbers, dtype, device, data: once each
             preflight(config, components, data_dir)
             checked.add(key)
-        else:
-            check_sizes(config)
     smoke_build(configs[0], components, data_dir)
     out = Path(out)
     check_writable(out, make_dirs)
