@@ -11,8 +11,12 @@ built-in one::
     def momentum(params, lr, *, beta, nesterov): ...
 
 The rule is called ``rule(eta, **options)`` with the learning rate in force and the optimizer's
-full options, and returns ``(value, kind)``: the threshold and a short formula naming it. An
-optimizer that declares nothing has no threshold (nan, ``UNDECLARED``). Torch-free.
+full options, and returns ``(value, kind)``: the threshold and a short formula naming it. It is
+the threshold of the Hessian's top eigenvalue. An adaptive optimizer (``phasebench.adaptive``)
+declares instead the threshold of its preconditioned sharpness, lambda_max(P^-1 H), read from
+the live optimizer; ``threshold_of`` gives that one for it (``preconditioned`` says which
+sharpness a trace must measure). An optimizer that declares neither has no threshold (nan,
+``UNDECLARED``). Torch-free.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from phasebench import adaptive
 from phasebench.errors import PluginError
 
 #: The attribute ``stability_threshold`` sets on an optimizer factory.
@@ -67,10 +72,29 @@ def undefined(kind: str = ADAPTIVE) -> Rule:
     return rule
 
 
-def threshold_of(factory: Any, eta: float, options: Mapping[str, Any], name: str) -> Threshold:
-    """The threshold the optimizer ``factory`` declares at learning rate ``eta``; an optimizer
-    that declares none has nan. A rule that raises or returns something else is a one-line
-    PluginError naming the optimizer ``name``."""
+def preconditioned(factory: Any) -> bool:
+    """Whether the optimizer ``factory`` is adaptive: its threshold is of lambda_max(P^-1 H)."""
+    return adaptive.traits(factory) is not None
+
+
+def threshold_of(
+    factory: Any, eta: float, options: Mapping[str, Any], name: str, optimizer: Any = None
+) -> Threshold:
+    """The threshold the optimizer ``factory`` declares at learning rate ``eta`` (an adaptive
+    one: its declared threshold of the live ``optimizer``, whose learning rate must be ``eta``;
+    nan without it); an optimizer that declares none has nan. A rule that raises or returns
+    something else is a one-line PluginError naming the optimizer ``name``."""
+    declared = adaptive.traits(factory)
+    if declared is not None:
+        if optimizer is None:
+            return Threshold(math.nan, declared.threshold_kind)
+        try:
+            return Threshold(float(declared.threshold(optimizer)), declared.threshold_kind)
+        except Exception as exc:
+            raise PluginError(
+                f"optimizer {name!r}: its adaptive threshold raised {type(exc).__name__}: {exc}; "
+                "fix the plugin"
+            ) from None
     rule = getattr(factory, THRESHOLD_ATTRIBUTE, None)
     if rule is None:
         return Threshold(math.nan, UNDECLARED)

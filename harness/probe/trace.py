@@ -26,15 +26,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from phasebench.analysis import regimes
 from phasebench.config import ProbeConfig
-from phasebench.errors import ParameterError
+from phasebench.errors import ParameterError, UsageError
 from phasebench.probe import checkpoint, schedule
 from phasebench.probe.checkpoint import TrainingState
 from phasebench.probe.problem import Problem
 from phasebench.probe.provenance import provenance
 from phasebench.probe.trajectory import Start, measure_sharpness
 from phasebench.results.records import TraceRecord
-from phasebench.stability import Threshold, threshold_of
+from phasebench.stability import Threshold, preconditioned, threshold_of
 
 #: By default a trace hands itself to its sink at most this often (seconds of its run).
 FLUSH_SECONDS = 10.0
@@ -99,21 +100,15 @@ class _Rows:
 
 
 def label_regimes(arrays: dict[str, np.ndarray]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """THE call site of the regimes labelling (``phasebench.analysis.regimes.label``) for a
-    finished trace: its regimes as dicts and its EoS statistics. Rows whose loss or sharpness
-    is not finite (a divergence) are left out. Until the regimes module is on this branch's
-    main, a trace is stored with no regimes ([] and {})."""
-    try:
-        from phasebench.analysis import regimes
-    except ImportError:  # the schedules helper's module has not landed yet
-        return [], {}
-    keep = np.isfinite(arrays["loss"]) & np.isfinite(arrays["sharpness"][:, 0])
+    """THE call site of the regimes labelling (``phasebench.analysis.regimes.label``): a
+    finished trace's regimes as dicts and its EoS statistics. The labelling leaves out every
+    measurement that is not finite or did not converge (a divergence's last row)."""
     labelled = regimes.label(
-        arrays["measured_step"][keep],
-        arrays["sharpness"][keep, 0],
-        arrays["threshold"][keep],
-        loss=arrays["loss"][keep],
-        converged=arrays["converged"][keep],
+        arrays["measured_step"],
+        arrays["sharpness"],
+        arrays["threshold"],
+        loss=arrays["loss"],
+        converged=arrays["converged"],
     )
     return labelled.to_dicts(), dict(labelled.eos)
 
@@ -159,6 +154,8 @@ class Tracer:
         registration = problem.registrations["optimizer"]
         self._optimizer_factory = registration.load()
         self._optimizer_name = registration.name
+        #: an adaptive optimizer's threshold is of its preconditioned sharpness: measure that
+        self.operator = "preconditioned" if preconditioned(self._optimizer_factory) else "hessian"
         self.k = self.config.top_k
         self.began = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.seconds_before = 0.0
@@ -192,9 +189,13 @@ class Tracer:
             0, model, optimizer, problem.batch_order(), generator, warm, torch.get_rng_state()
         )
 
-    def _threshold(self, eta_t: float) -> Threshold:
+    def _threshold(self, eta_t: float, optimizer=None) -> Threshold:
         return threshold_of(
-            self._optimizer_factory, eta_t, self.config.optimizer.opts(), self._optimizer_name
+            self._optimizer_factory,
+            eta_t,
+            self.config.optimizer.opts(),
+            self._optimizer_name,
+            optimizer,
         )
 
     # -- the record --------------------------------------------------------------------------
@@ -220,6 +221,7 @@ class Tracer:
                 **provenance(self.problem.device),
                 "dtype": self.config.dtype,
                 "lambda0": self.lambda0,
+                "operator": self.operator,  # the sharpness measured: hessian or preconditioned
                 "started": self.began,
                 "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             },
@@ -231,11 +233,27 @@ class Tracer:
         loss = problem.eval_loss(state.model)
         eta_t = self.eta_at(min(t + 1, self.config.steps))
         sharp, hvps, converged = [math.nan] * self.k, 0, False
+        threshold = math.nan
         diverged = diverged or _diverged(loss, self.config.divergence_threshold)
+        result = None
         if not diverged:
-            result = measure_sharpness(
-                problem, state.model, state.warm, state.estimator_generator, k=self.k
-            )
+            schedule.set_learning_rate(state.optimizer, eta_t)  # the next update's, as it runs
+            try:
+                threshold = self._threshold(eta_t, state.optimizer).value
+                result = measure_sharpness(
+                    problem,
+                    state.model,
+                    state.warm,
+                    state.estimator_generator,
+                    k=self.k,
+                    which=self.operator,
+                    optimizer=state.optimizer,
+                )
+            except UsageError:
+                if self.operator != "preconditioned" or t > 0:
+                    raise
+                threshold = math.nan  # P is defined after the first step: not measured at 0
+        if result is not None:
             found = list(result.eigenvalues)
             sharp = found + [math.nan] * (self.k - len(found))
             hvps, converged = int(result.hvps), bool(result.converged)
@@ -250,7 +268,7 @@ class Tracer:
         rows.converged.append(converged)
         rows.hvps.append(hvps)
         rows.eta_t.append(eta_t)
-        rows.threshold.append(self._threshold(eta_t).value)
+        rows.threshold.append(threshold)
         if diverged:
             self.diverged_step = t
 

@@ -15,6 +15,7 @@ from torch.nn.utils import parameters_to_vector
 
 from phasebench.errors import UsageError
 from phasebench.hessian.api import run_estimator
+from phasebench.hessian.curvature import build_operator
 from phasebench.hessian.operator import HessianOperator
 from phasebench.plugins import Components
 from phasebench.probe import curvature
@@ -51,11 +52,19 @@ def measure_sharpness(
     generator,
     components: Components | None = None,
     k: int = 1,
+    which: str = "hessian",
+    optimizer=None,
 ):
     """The top eigenpair (``k``: the top k) after a step, through the one estimator entry
-    point, with the registries given (``components``, else the problem's)."""
+    point, with the registries given (``components``, else the problem's). ``which``: the
+    curvature operator (``build_operator``'s; ``preconditioned`` needs the ``optimizer``)."""
     inputs, targets = problem.sharpness_batch()
-    operator = HessianOperator(model, problem.loss, inputs, targets, dtype=problem.dtype)
+    if which == "hessian":
+        operator = HessianOperator(model, problem.loss, inputs, targets, dtype=problem.dtype)
+    else:
+        operator = build_operator(
+            which, model, problem.loss, inputs, targets, dtype=problem.dtype, optimizer=optimizer
+        )
     return run_estimator(
         operator,
         problem.config.estimator.name,
