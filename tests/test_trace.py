@@ -17,6 +17,7 @@ from probe_support import config, uv_config
 from support import REPO, subprocess_env
 
 from phasebench.analysis import regimes
+from phasebench.cli.trace_options import traced
 from phasebench.config import ComponentSpec
 from phasebench.errors import ParameterError, PluginError
 from phasebench.plugins import components
@@ -193,6 +194,9 @@ def test_full_batch_subset_is_class_balanced_and_deterministic(tmp_path):
     cfg = cfg.with_c(0.5)
     trace = run([cfg], tmp_path / "gd.h5")[cfg.trace_id]
     np.testing.assert_allclose(trace.train_loss, trace.loss, rtol=1e-10)
+    # the command line's default fixed batches shrink to the subset
+    shrunk = traced(small(), every=5, top_k=1, train_examples=40)
+    assert shrunk.loss_examples == shrunk.sharpness_examples == 40
 
 
 def test_trace_id_is_not_the_run_id_and_probe_ids_are_unchanged():
@@ -301,13 +305,6 @@ def test_flushing_every_s_seconds_writes_far_less_and_the_end_always(tmp_path):
     writes = []
     trace_study.run_task(planned.tasks[0], components(), lambda r, b: writes.append(b is None))
     assert writes == [False, True]  # the first measurement, then the finished trace
-
-
-def test_finished_traces_are_skipped_on_resume(tmp_path):
-    cfgs = [small(steps=10).with_c(c) for c in (0.5, 1.0)]
-    run(cfgs, tmp_path / "s.h5")
-    again = trace_study.plan(cfgs, tmp_path / "s.h5", components(), resume=True)
-    assert again.tasks == () and again.skipped == 2
 
 
 def test_bad_trace_settings_are_one_parameter_error(tmp_path):

@@ -41,46 +41,25 @@ def invoke(*args: str):
     return runner.invoke(app, list(args))
 
 
-def test_trace_writes_each_c_and_show_summarizes_them(tmp_path):
+def test_full_batch_traces_of_each_c_and_show_summarizes_them(tmp_path):
     out = tmp_path / "t.h5"
-    result = invoke(
-        "trace", *TINY, "--steps", "20", "--every", "10", "--c", "0.5,1", "--out", str(out)
-    )
+    args = ["trace", *TINY, "--steps", "20", "--every", "10", "--c", "0.5,1", "--out", str(out)]
+    args += ["--batch-size", "full", "--train-examples", "40"]
+    result = invoke(*args)
     assert result.exit_code == 0, result.output
     assert "trace c=0.5 seed 0 sgd 0: step 20/20" in result.output  # progress lines
     traces = load(out).traces
     assert sorted(t.c for t in traces) == [0.5, 1.0]
     assert all(t.measured_step.tolist() == [0, 10, 20] for t in traces)
+    assert all(t.config["full_batch"] and t.config["train_examples"] == 40 for t in traces)
     shown = invoke("show", str(out))
     assert shown.exit_code == 0, shown.output
     assert shown.output.count("20 steps; final loss") == 2
     assert "threshold" in shown.output and "(2/eta)" in shown.output
     as_json = json.loads(invoke("show", "--json", str(out)).output)
     assert {t["c"] for t in as_json["traces"]} == {0.5, 1.0}
-    again = invoke(
-        "trace",
-        *TINY,
-        "--steps",
-        "20",
-        "--every",
-        "10",
-        "--c",
-        "0.5,1",
-        "--out",
-        str(out),
-        "--resume",
-    )
+    again = invoke(*args, "--resume")
     assert again.exit_code == 0 and "2 finished traces skipped" in again.output
-
-
-def test_full_batch_trace_on_a_training_subset(tmp_path):
-    out = tmp_path / "gd.h5"
-    args = ["trace", *TINY, "--batch-size", "full", "--train-examples", "40", "--steps", "10"]
-    result = invoke(*args, "--every", "5", "--out", str(out))
-    assert result.exit_code == 0, result.output
-    [trace] = load(out).traces
-    assert trace.config["full_batch"] and trace.config["train_examples"] == 40
-    assert trace.config["loss_examples"] == 40  # the fixed batches are at most the subset
 
 
 @pytest.mark.parametrize(
