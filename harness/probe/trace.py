@@ -159,6 +159,7 @@ class Tracer:
         self.k = self.config.top_k
         self.began = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.seconds_before = 0.0
+        self._where = provenance(problem.device)  # once: a record is made per measurement
         self.rows = _Rows()
         self.state = self._fresh_state(begin)
         if resume is not None:
@@ -218,7 +219,7 @@ class Tracer:
             steps_done=int(self.state.step),
             seconds=self.seconds_before + seconds,
             provenance={
-                **provenance(self.problem.device),
+                **self._where,
                 "dtype": self.config.dtype,
                 "lambda0": self.lambda0,
                 "operator": self.operator,  # the sharpness measured: hessian or preconditioned
