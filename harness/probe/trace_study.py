@@ -157,11 +157,11 @@ def run_task(
 @dataclass(frozen=True)
 class TraceRunner:
     """What an executor runs: ``runner(task)`` gives the finished TraceRecord. In the planning
-    process it writes through ``writer`` as it goes; pickled for a worker it keeps neither the
+    process it writes through ``sink`` as it goes; pickled for a worker it keeps neither the
     registries nor the writer (``__reduce__``) and its trace travels back whole."""
 
     components: Components | None = None
-    writer: object | None = None
+    sink: Callable[[TraceRecord, bytes | None], None] | None = None
     on_measure: Callable[[TraceTask, TraceRecord], None] | None = None
 
     def __call__(self, task: TraceTask) -> TraceRecord:
@@ -170,8 +170,7 @@ class TraceRunner:
             from phasebench import plugins
 
             components = plugins.components()
-        sink = None if self.writer is None else self.writer.write_trace
-        return run_task(task, components, sink, self.on_measure)
+        return run_task(task, components, self.sink, self.on_measure)
 
     def __reduce__(self):
         return (TraceRunner, ())
@@ -202,12 +201,20 @@ def execute(
                 on_outcome=on_outcome,
             )  # fmt: skip
     writer = writer or open_file(study)
-    runner = TraceRunner(components, writer, on_measure)
+    finished: set[str] = set()  # written whole by the sink (this process's traces)
+
+    def sink(record: TraceRecord, blob: bytes | None) -> None:
+        writer.write_trace(record, blob)
+        if blob is None:
+            finished.add(record.trace_id)
+
+    runner = TraceRunner(components, sink, on_measure)
     result = TraceOutcome(study.out, 0, 0, study.skipped)
     for outcome in executor.submit_all(runner, list(study.tasks)):
         task = outcome.task
         if outcome.ok:
-            writer.write_trace(outcome.value, None)  # a worker's arrives here, whole
+            if outcome.value.trace_id not in finished:  # a worker's arrives here, whole
+                writer.write_trace(outcome.value, None)
             result.done += 1
             result.traces.append(outcome.value)
         else:
