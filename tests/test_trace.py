@@ -111,6 +111,16 @@ def test_adam_trace_measures_the_preconditioned_sharpness(tmp_path):
     np.testing.assert_allclose(trace.threshold[1:], 3.8 / (0.1 * trace.eta_t[1:]))
 
 
+def test_a_warmup_schedule_moves_eta_t_and_the_threshold_with_it(tmp_path):
+    schedule = components().get("schedule", "linear")
+    spec = ComponentSpec.of("linear", schedule.options({"warmup_steps": 10, "init_c": 0.1}))
+    cfg = replace(small(steps=20, every=5), schedule=spec).with_c(1.0)
+    trace = run([cfg], tmp_path / "w.h5")[cfg.trace_id]
+    assert trace.eta_t[0] < trace.eta_t[1] < trace.eta_t[2] == trace.eta_t[-1]
+    assert trace.eta_t[-1] == pytest.approx(trace.eta)
+    np.testing.assert_allclose(trace.threshold, 2 / trace.eta_t)
+
+
 def test_thresholds_of_the_builtin_and_third_party_optimizers():
     comps = components()
 

@@ -56,6 +56,7 @@ def test_full_batch_traces_of_each_c_and_show_summarizes_them(tmp_path):
     assert shown.exit_code == 0, shown.output
     assert shown.output.count("20 steps; final loss") == 2
     assert "threshold" in shown.output and "(2/eta)" in shown.output
+    assert shown.output.count("regimes: ") == 2
     as_json = json.loads(invoke("show", "--json", str(out)).output)
     assert {t["c"] for t in as_json["traces"]} == {0.5, 1.0}
     again = invoke(*args, "--resume")
@@ -70,6 +71,10 @@ def test_full_batch_traces_of_each_c_and_show_summarizes_them(tmp_path):
         (["--model", "fcnn"], "unknown model 'fcnn'"),
         (["--batch-size", "lots"], "--batch-size 'lots' is not a number or full"),
         (["--train-examples", "100000"], "--train-examples 100000 is larger"),
+        (
+            ["--steps", "10", "--every", "5", "--schedule", "linear", "--warmup-steps", "50"],
+            "longer than the run",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2_before_any_file(tmp_path, args, message):

@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from phasebench.analysis.labels import point_label
+from phasebench.analysis.regime_text import format_regimes
 from phasebench.cli.markup import literal
 from phasebench.results.records import TraceRecord
 
@@ -50,14 +51,8 @@ def _number(value: float, digits: int = 4) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
 
 
-def _regimes(regimes: list[dict[str, Any]]) -> str:
-    if not regimes:
-        return "-"
-    return ", ".join(f"{r['name']} {r['start']}-{r['end']}" for r in regimes)
-
-
 def trace_lines(traces: list[TraceRecord]) -> list[str]:
-    """Two lines per trace (rich markup, values escaped): what it is, then how it ended."""
+    """Three lines per trace (rich markup, values escaped): what it is, then how it ended."""
     out = []
     for trace in sorted(traces, key=lambda t: (point_label(t.config), t.c, t.config["seed"])):
         s = trace_summary(trace)
@@ -68,11 +63,6 @@ def trace_lines(traces: list[TraceRecord]) -> list[str]:
         else:
             steps = f"[yellow]unfinished[/yellow] at {s['steps_done']}/{s['steps']} steps"
         ratio = s["sharpness_over_threshold"]
-        eos = (
-            f"EoS lambda eta/2 {_number(s['eos_mean'], 3)} ± {_number(s['eos_spread'], 2)}"
-            if math.isfinite(s["eos_mean"])
-            else "no EoS window"
-        )
         out.append(
             f"[b]trace[/b] {literal(s['label'])} c={s['c']:g} seed {s['seed']} sgd "
             f"{s['sgd_seed']} [dim]{s['trace_id']}[/dim]"
@@ -80,7 +70,7 @@ def trace_lines(traces: list[TraceRecord]) -> list[str]:
         out.append(
             f"  {steps}; final loss {_number(s['final_loss'])}; sharpness "
             f"{_number(s['final_sharpness'])} vs threshold {_number(s['final_threshold'])} "
-            f"{literal('(' + s['threshold_kind'] + ')')} = {_number(ratio, 3)}; regimes: "
-            f"{literal(_regimes(s['regimes']))}; {eos}"
+            f"{literal('(' + s['threshold_kind'] + ')')} = {_number(ratio, 3)}"
         )
+        out.append(f"  regimes: {literal(format_regimes(trace.regimes, trace.eos))}")
     return out
