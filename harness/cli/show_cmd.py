@@ -96,8 +96,8 @@ def show(
 
     from phasebench.analysis.labels import point_label
     from phasebench.cli.tables import constants_table, phases_table
-    from phasebench.errors import UsageError
     from phasebench.cli.trace_display import trace_lines, trace_summary
+    from phasebench.errors import UsageError
     from phasebench.results import codec, load
     from phasebench.results.summary import point_summaries, scan_summaries
 
