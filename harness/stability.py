@@ -13,8 +13,8 @@ built-in one::
 The rule is called ``rule(eta, **options)`` with the learning rate in force and the optimizer's
 full options, and returns ``(value, kind)``: the threshold and a short formula naming it. It is
 the threshold of the Hessian's top eigenvalue. An adaptive optimizer (``phasebench.adaptive``)
-declares instead the threshold of its preconditioned sharpness, lambda_max(P^-1 H), read from
-the live optimizer; ``threshold_of`` gives that one for it (``preconditioned`` says which
+declares, with the same ``rule(eta, **options)`` contract, the threshold of its preconditioned
+sharpness, lambda_max(P^-1 H); ``threshold_of`` gives that one for it (``preconditioned`` says which
 sharpness a trace must measure). An optimizer that declares neither has no threshold (nan,
 ``UNDECLARED``). Torch-free.
 """
@@ -81,21 +81,12 @@ def threshold_of(
     factory: Any, eta: float, options: Mapping[str, Any], name: str, optimizer: Any = None
 ) -> Threshold:
     """The threshold the optimizer ``factory`` declares at learning rate ``eta`` (an adaptive
-    one: its declared threshold of the live ``optimizer``, whose learning rate must be ``eta``;
-    nan without it); an optimizer that declares none has nan. A rule that raises or returns
-    something else is a one-line PluginError naming the optimizer ``name``."""
+    one: the rule of its ``phasebench.adaptive`` declaration, of its preconditioned sharpness;
+    ``optimizer`` is unused by today's rules); an optimizer that declares none has nan. A rule
+    that raises or returns something else is a one-line PluginError naming the optimizer."""
     declared = adaptive.traits(factory)
-    if declared is not None:
-        if optimizer is None:
-            return Threshold(math.nan, declared.threshold_kind)
-        try:
-            return Threshold(float(declared.threshold(optimizer)), declared.threshold_kind)
-        except Exception as exc:
-            raise PluginError(
-                f"optimizer {name!r}: its adaptive threshold raised {type(exc).__name__}: {exc}; "
-                "fix the plugin"
-            ) from None
-    rule = getattr(factory, THRESHOLD_ATTRIBUTE, None)
+    rule = declared.threshold if declared is not None else None
+    rule = rule or getattr(factory, THRESHOLD_ATTRIBUTE, None)
     if rule is None:
         return Threshold(math.nan, UNDECLARED)
     try:
