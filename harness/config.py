@@ -4,7 +4,8 @@ A ``ProbeConfig`` names every component by its registered name with its full opt
 merged in), the seeds, the learning-rate constant c and the protocol's sizes. Its ``run_id``
 (a hash of the canonical JSON) names the run in the results file; ``scan_id`` leaves out c, so
 every c of one (model, data, init, seeds, ...) shares one lambda0; ``point_id`` leaves out the
-seeds too: the point of a phase diagram that aggregates over seeds. Executors ship these
+seeds too: the point of a phase diagram that aggregates over seeds; ``trace_id`` names the long
+run (``phasebench trace``) of a configuration, apart from its probe run. Executors ship these
 configurations, never live models. ``device`` is where the run executed, not what it is, so it
 is not hashed.
 """
@@ -107,6 +108,14 @@ class _Protocol:
     density_probes: int = field(default=5, metadata={HASHED_WHEN_SET: 1})
     density_lanczos: int = field(default=50, metadata={HASHED_WHEN_SET: 1})
     device: str = field(default="cpu", compare=False)
+    # -- added for long runs (``phasebench trace``); hashed only when set, so no probe is renamed
+    #: train on this many examples of the training split, a fixed class-balanced subset (0: all)
+    train_examples: int = field(default=0, metadata={HASHED_WHEN_SET: 1})
+    #: every step's gradient is over the whole training set (in a fixed order): full-batch GD
+    full_batch: bool = field(default=False, metadata={HASHED_WHEN_SET: 1})
+    #: a trace measures every ``every`` steps (and the last); ``top_k`` above is how many
+    #: eigenvalues each of its measurements has, as it is for a probe's steps
+    every: int = field(default=1, metadata={HASHED_WHEN_SET: 1})
 
     def __post_init__(self) -> None:
         # a list from JSON, a tuple from code: one hashable, comparable form
@@ -165,6 +174,14 @@ class _Protocol:
     def point_id(self) -> str:
         """Stable name of the point of a phase diagram: everything but c and the seeds."""
         return self._digest(frozenset({"c", "seed", "sgd_seed"}))
+
+    @property
+    def trace_id(self) -> str:
+        """Stable name of the long run (``phasebench trace``) of this configuration: never the
+        same as the probe run's ``run_id`` of the same configuration."""
+        data = {"trace": self.hashed()}
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def with_c(self, c: float) -> ProbeConfig:
         return replace(self, c=float(c))

@@ -83,7 +83,10 @@ def register_optimizers(register):
     """Register optimizers.
 
     An optimizer component is a callable ``make(params, lr, **options) -> torch.optim.Optimizer``.
-    The probe sets ``lr = c / lambda0``.
+    The probe sets ``lr = c / lambda0``. Its stability threshold (what ``phasebench trace``
+    compares the sharpness with) is declared on the factory with
+    ``@phasebench.stability.stability_threshold(rule)``, ``rule(eta, **options) -> (value,
+    kind)``; an adaptive one declares its own with ``@phasebench.adaptive.adaptive(...)``.
     """
 
 

@@ -12,6 +12,7 @@ from phasebench.hookspecs import hookimpl
 BUILTIN_COMMANDS = {
     "run": ("phasebench.cli.run_cmd:commands", "the phase probe for one point"),
     "sweep": ("phasebench.cli.sweep_cmd:commands", "the phase probe over depth x width"),
+    "trace": ("phasebench.cli.trace_cmd:commands", "long runs measured every K steps"),
     "show": ("phasebench.cli.show_cmd:commands", "the tables of a results file"),
     "plot": ("phasebench.cli.plot_cmd:commands", "the figures of a results file"),
     "export": ("phasebench.cli.export_cmd:commands", "a results file as CSV, Parquet, netCDF"),

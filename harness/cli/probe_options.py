@@ -68,7 +68,13 @@ BisectTol = Annotated[
     typer.Option("--bisect-tol", help="Bisect: tolerance in x = log2 c.", rich_help_panel=PROBE),
 ]
 Steps = Annotated[int, typer.Option(help="SGD steps per run.", rich_help_panel=PROBE)]
-BatchSize = Annotated[int, typer.Option(help="SGD batch size.", rich_help_panel=PROBE)]
+BatchSize = Annotated[
+    str,
+    typer.Option(
+        help="SGD batch size, or full: every step over all training examples (full-batch GD).",
+        rich_help_panel=PROBE,
+    ),
+]
 SharpExamples = Annotated[
     int, typer.Option(help="Size of the fixed sharpness batch.", rich_help_panel=PROBE)
 ]
@@ -240,7 +246,7 @@ def _shared() -> list[tuple[str, Any, Any]]:
         ("search", SearchMode, search["mode"]),
         ("bisect_tol", BisectTol, search["tol"]),
         ("steps", Steps, config["steps"]),
-        ("batch_size", BatchSize, config["batch_size"]),
+        ("batch_size", BatchSize, str(config["batch_size"])),
         ("sharpness_examples", SharpExamples, config["sharpness_examples"]),
         ("loss_examples", LossExamples, config["loss_examples"]),
         ("seeds", Seeds, "1"),
@@ -282,6 +288,12 @@ FLAGS: dict[str, str] = {
     "tol": "--bisect-tol",
     "seed": "--seeds",
     "sgd_seed": "--sgd-seeds",
+    "full_batch": "--batch-size full",
+    # a trace's (phasebench.cli.trace_options)
+    "every": "--every",
+    "top_k": "--top-k",
+    "train_examples": "--train-examples",
+    "flush_seconds": "--flush-seconds",
 }
 
 
@@ -366,6 +378,7 @@ def study_parameters(
     for name, _, _ in SHARED:
         if name not in _NOT_PARAMETERS and (name not in file or given(ctx, name)):
             params[name] = _parameter(probe, name)
+    _batch_size(params)
     components = load_components()
     names = {field: params[field] for field in _COMPONENT_FIELDS if params[field] is not None}
     loggers = {f"logger.{name}": name for name in dict.fromkeys(probe.logger or ())}
@@ -390,18 +403,41 @@ def open_loggers(ctx: typer.Context, components: Components, out: Path):
     )
 
 
-def probe_command(command: Callable[..., None]) -> Callable[..., None]:
-    """Give ``command(ctx, probe, **own)`` the shared options as keyword parameters."""
+def _batch_size(params: dict[str, Any]) -> None:
+    """``--batch-size full``: full-batch GD (``full_batch``), batch_size left at its default,
+    which it then does not use; a number otherwise."""
+    from phasebench.cli.values import parse_batch_size
+    from phasebench.probe.parameters import defaults
+
+    size = parse_batch_size(str(params["batch_size"]))
+    if size is None:
+        params["full_batch"] = True
+        params["batch_size"] = defaults()["batch_size"]
+    else:
+        params["batch_size"] = size
+
+
+def probe_command(
+    command: Callable[..., None] | None = None, *, without: Sequence[str] = ()
+) -> Callable[..., Any]:
+    """Give ``command(ctx, probe, **own)`` the shared options as keyword parameters; those
+    named in ``without`` are not offered (``trace`` has no grid of c) and keep their defaults.
+    ``@probe_command`` or ``@probe_command(without=(...))``."""
+    if command is None:
+        return functools.partial(probe_command, without=without)
     signature = inspect.signature(command, eval_str=True)
     own = [p for name, p in signature.parameters.items() if name != "probe"]
+    offered = [(name, kind, default) for name, kind, default in SHARED if name not in without]
+    fixed = {name: default for name, _, default in SHARED if name in without}
     shared = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
-        for name, kind, default in SHARED
+        for name, kind, default in offered
     ]
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        probe = ProbeArgs(**{name: kwargs.pop(name) for name, _, _ in SHARED})
+        given = {name: kwargs.pop(name) for name, _, _ in offered}
+        probe = ProbeArgs(**fixed, **given)
         return command(*args, probe=probe, **kwargs)
 
     wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]

@@ -96,6 +96,7 @@ def show(
 
     from phasebench.analysis.labels import point_label
     from phasebench.cli.tables import constants_table, phases_table
+    from phasebench.cli.trace_display import trace_lines, trace_summary
     from phasebench.errors import UsageError
     from phasebench.results import codec, load
     from phasebench.results.summary import point_summaries, scan_summaries
@@ -112,10 +113,11 @@ def show(
     points = point_summaries(scan_summaries(loaded, sharp_eps))
     if as_json:
         summary = summary_json(file, points, loaded["failures"], sharp_eps)
+        summary["traces"] = codec.plain([trace_summary(t) for t in loaded.traces])
         typer.echo(codec.dumps(summary, indent=2))
         return
     console = Console()
-    if not points:
+    if not points and not loaded.traces:
         typer.echo(f"{file}: no scans yet")
     for point in points:
         scans = point.scans if all_scans else point.scans[:1]
@@ -125,6 +127,8 @@ def show(
                 console.print(phases_table(scan))
     if points:
         console.print(constants_table(points))
+    for line in trace_lines(loaded.traces):
+        console.print(line, soft_wrap=True, highlight=False)
     for task_id, failure in sorted(loaded["failures"].items()):
         console.print(
             f"[red]failed[/red] {task_id} after {failure.get('attempts')} attempt(s): "

@@ -30,6 +30,15 @@ from phasebench.cli.study_display import (
     print_tables,
     progress_columns,
 )
+from phasebench.cli.trace_options import (
+    DEFAULT_EVERY,
+    TRACE,
+    Every,
+    FlushSeconds,
+    TopK,
+    TrainExamples,
+    traced,
+)
 from phasebench.errors import PhasebenchError
 from phasebench.probe.paths import default_out
 
@@ -88,9 +97,23 @@ def sweep(
             rich_help_panel=EXECUTION,
         ),
     ] = None,
+    trace: Annotated[
+        bool,
+        typer.Option(
+            "--trace",
+            help="Run traces (phasebench trace) instead of probes: one per point, seed and c "
+            "of --c (default 1), --steps steps each.",
+            rich_help_panel=TRACE,
+        ),
+    ] = False,
+    every: Every = DEFAULT_EVERY,
+    top_k: TopK = 1,
+    train_examples: TrainExamples = 0,
+    flush_seconds: FlushSeconds = 10.0,
 ) -> None:
     """Run the phase probe over a grid (depths and widths, or any option with --axis) and
-    seeds through an executor, into one HDF5 file with the critical constants of every point."""
+    seeds through an executor, into one HDF5 file with the critical constants of every point
+    (with --trace: a trace of each point, seed and c)."""
     from phasebench.cli.axis_options import parse_axes
     from phasebench.cli.component_options import component_options
     from phasebench.cli.values import parse_ints
@@ -126,6 +149,14 @@ def sweep(
     executor_options = executor_registration.options(chosen)
     if not configs:
         raise UsageError("the sweep is empty; give at least one depth, width and seed")
+    if trace:
+        settings = {"every": every, "top_k": top_k, "train_examples": train_examples}
+        traces = [
+            traced(cfg, **settings).with_c(c) for cfg in configs for c in params["c"] or (1.0,)
+        ]
+        _sweep_traces(params, components, traces, executor_registration, executor_options,
+                      flush_seconds)  # fmt: skip
+        return
     with flag_names():
         planned = study.plan(
             configs,
@@ -144,6 +175,30 @@ def sweep(
     if outcome.failed and not outcome.done:
         raise PhasebenchError(
             f"every scan failed ({outcome.failed} of {outcome.failed}; the last: "
+            f"{outcome.errors[-1]}); they are recorded under /failures in {outcome.path}"
+        )
+
+
+def _sweep_traces(params, components, traces, registration, executor_options, flush_seconds):
+    """``sweep --trace``: a trace of every configuration and c, through the executor."""
+    from phasebench.cli.trace_cmd import run_traces
+    from phasebench.probe import trace_study
+
+    with flag_names():
+        planned = trace_study.plan(
+            traces,
+            params["out"] or default_out(f"sweep-trace-{params['model']}"),
+            components,
+            resume=params["resume"],
+            data_dir=params["data_dir"],
+            make_dirs=params["out"] is None,
+            flush_seconds=flush_seconds,
+        )
+    with registration.load()(**executor_options) as pool:
+        outcome = run_traces(planned, components, pool)
+    if outcome.failed and not outcome.done:
+        raise PhasebenchError(
+            f"every trace failed ({outcome.failed} of {outcome.failed}; the last: "
             f"{outcome.errors[-1]}); they are recorded under /failures in {outcome.path}"
         )
 

@@ -40,3 +40,19 @@ def parse_ints(text: str, what: str) -> tuple[int, ...]:
     if not values:
         raise UsageError(f"{what} is empty; give at least one value, e.g. {what} 2,4")
     return values
+
+
+def parse_batch_size(text: str, what: str = "--batch-size") -> int | None:
+    """``"full"`` (None: every training example each step) or a positive integer."""
+    text = text.strip()
+    if text.lower() == "full":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(
+            f"{what} {text!r} is not a number or full; e.g. {what} 512 or {what} full"
+        ) from None
+    if value < 1:
+        raise UsageError(f"{what} must be at least 1 (or full), got {value}")
+    return value

@@ -64,6 +64,79 @@ def load_split(
     return _SPLITS[key]
 
 
+def balanced_subset(labels: torch.Tensor, n: int, num_classes: int) -> torch.Tensor:
+    """The indices (sorted) of a fixed, class-balanced subset of ``n`` examples: n // classes
+    of each class, one more for the first n % classes classes, each class's taken in the order
+    of a permutation drawn from ``DATA_SEED``. The same labels always give the same subset; a
+    class with too few examples is a ParameterError."""
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(DATA_SEED))
+    shuffled = labels[order]
+    chosen = []
+    for k in range(num_classes):
+        want = n // num_classes + (1 if k < n % num_classes else 0)
+        have = order[shuffled == k]
+        if len(have) < want:
+            raise ParameterError(
+                f"train_examples {n} needs {want} examples of class {k} but the training split "
+                f"has {len(have)}; pass a smaller train_examples",
+                "train_examples",
+            )
+        chosen.append(have[:want])
+    return torch.sort(torch.cat(chosen)).values
+
+
+def training_split(
+    registration: Registration, config: ProbeConfig, data_dir: str | None = None
+) -> Split:
+    """The examples a configuration trains on: its dataset's training split, or the fixed
+    class-balanced subset of ``train_examples`` of them."""
+    train = load_split(registration, config.dataset, data_dir)
+    n = config.train_examples
+    if not n:
+        return train
+    if n > len(train):
+        raise ParameterError(
+            f"train_examples {n} is larger than the {len(train)} training examples of "
+            f"{config.dataset.name}; pass {len(train)} or less",
+            "train_examples",
+        )
+    index = balanced_subset(train.labels, n, train.num_classes)
+    return Split(train.inputs[index], train.labels[index], train.num_classes, train.name)
+
+
+class BatchOrder:
+    """The indices of each step's minibatch: epochs of permutations drawn from the SGD seed
+    (a batch never spans two epochs), or, for full-batch GD, every example in a fixed order.
+    ``state()``/``restore()`` carry the position through a checkpoint."""
+
+    def __init__(self, n: int, size: int, seed: int, full: bool, device: torch.device) -> None:
+        self.n, self.size, self.full, self.device = n, size, full, device
+        self.generator = torch.Generator().manual_seed(seed)
+        self.order = torch.arange(n) if full else torch.randperm(n, generator=self.generator)
+        self.position = 0
+
+    def next(self) -> torch.Tensor:
+        if self.full:
+            return self.order.to(self.device)
+        if self.position + self.size > self.n:
+            self.order, self.position = torch.randperm(self.n, generator=self.generator), 0
+        out = self.order[self.position : self.position + self.size].to(self.device)
+        self.position += self.size
+        return out
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator.get_state(),
+            "order": self.order.clone(),
+            "position": self.position,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.order = state["order"].clone()
+        self.position = int(state["position"])
+
+
 def call_component(registration: Registration, target: Callable[..., Any], *args, **kwargs):
     """``target(*args, **kwargs)``; an error it raises becomes one line naming the component and
     its plugin (a PhasebenchError, which already names the problem, passes through)."""
@@ -118,7 +191,7 @@ class Problem:
             if getattr(config, kind.field) is not None
         }
         dtype, device = resolve_dtype(config.dtype), torch.device(config.device)
-        train = load_split(registrations["dataset"], config.dataset, data_dir)
+        train = training_split(registrations["dataset"], config, data_dir)
         loss_registration = registrations["loss"]
         make_loss = loss_registration.load()
         loss_options = loss_registration.options(config.loss.opts())
@@ -184,18 +257,17 @@ class Problem:
     def sharpness_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.sharpness_inputs, self.sharpness_targets
 
+    def batch_order(self) -> BatchOrder:
+        """The order of the training batches, from the start (``BatchOrder``)."""
+        config = self.config
+        return BatchOrder(
+            len(self.train), config.batch_size, config.sgd_seed, config.full_batch, self.device
+        )
+
     def sgd_batches(self) -> list[torch.Tensor]:
         """The indices of each step's minibatch: epochs of a permutation drawn from sgd_seed."""
-        n, size = len(self.train), self.config.batch_size
-        generator = torch.Generator().manual_seed(self.config.sgd_seed)
-        order = torch.randperm(n, generator=generator)
-        out, position = [], 0
-        for _ in range(self.config.steps):
-            if position + size > n:
-                order, position = torch.randperm(n, generator=generator), 0
-            out.append(order[position : position + size].to(self.device))
-            position += size
-        return out
+        order = self.batch_order()
+        return [order.next() for _ in range(self.config.steps)]
 
     @torch.no_grad()
     def eval_loss(self, model: torch.nn.Module) -> float:
@@ -232,9 +304,10 @@ def preflight(
         check_schedule(config, registrations["schedule"])
     dtype = resolve_dtype(config.dtype)
     device = resolve_device(config.device)
-    train = load_split(registrations["dataset"], config.dataset, data_dir)
+    train = training_split(registrations["dataset"], config, data_dir)
     n = len(train)
-    for what in ("batch_size", "sharpness_examples", "loss_examples"):
+    batch = () if config.full_batch else ("batch_size",)  # full batch: every example
+    for what in (*batch, "sharpness_examples", "loss_examples"):
         size = getattr(config, what)
         if size > n:
             raise ParameterError(
@@ -286,10 +359,15 @@ def check_sizes(config: ProbeConfig) -> None:
             raise ParameterError(
                 f"{what} {value} is out of range; seeds are integers from 0 to {MAX_SEED}", what
             )
-    for what in ("steps", "batch_size", "sharpness_examples", "loss_examples"):
+    for what in ("steps", "batch_size", "sharpness_examples", "loss_examples", "every", "top_k"):
         value = getattr(config, what)
         if value < 1:
             raise ParameterError(f"{what} must be at least 1, got {value}", what)
+    if config.train_examples < 0:
+        raise ParameterError(
+            f"train_examples must be 0 (the whole split) or positive, got {config.train_examples}",
+            "train_examples",
+        )
     if config.barrier_points < 2:
         raise ParameterError(
             f"barrier_points must be at least 2, got {config.barrier_points}", "barrier_points"

@@ -119,7 +119,7 @@ def plan(
             checked.add(key)
         else:
             check_sizes(config)  # the seeds of each
-    _smoke_build(configs[0], components, data_dir)
+    smoke_build(configs[0], components, data_dir)
     out = Path(out)
     check_writable(out, make_dirs)
     stored = _stored_scans(out)
@@ -132,7 +132,7 @@ def plan(
     return Study(configs, search, out, tuple(tasks), skipped, others, tuple(keys), data_dir)
 
 
-def _smoke_build(config: ProbeConfig, components: Components, data_dir: str | None) -> None:
+def smoke_build(config: ProbeConfig, components: Components, data_dir: str | None) -> None:
     """Build the first configuration's loss, model, initialization and optimizer once: a
     component that raises is refused now, in one line naming it and its plugin."""
     problem = Problem.build(config, components, data_dir, name_errors=True)

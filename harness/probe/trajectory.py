@@ -15,6 +15,7 @@ from torch.nn.utils import parameters_to_vector
 
 from phasebench.errors import UsageError
 from phasebench.hessian.api import run_estimator
+from phasebench.hessian.curvature import build_operator
 from phasebench.hessian.operator import HessianOperator
 from phasebench.plugins import Components
 from phasebench.probe import curvature
@@ -51,15 +52,25 @@ def measure_sharpness(
     warm_start,
     generator,
     components: Components | None = None,
+    k: int | None = None,
+    which: str = "hessian",
+    optimizer=None,
 ):
-    """The top eigenpair after a step, through the one estimator entry point, with the
-    registries given (``components``, else the problem's)."""
+    """The top eigenpair (``k``: the top k, default the configuration's ``top_k``) after a
+    step, through the one estimator entry point, with the registries given (``components``,
+    else the problem's). ``which``: the curvature operator (``build_operator``'s;
+    ``preconditioned`` needs the ``optimizer``)."""
     inputs, targets = problem.sharpness_batch()
-    operator = HessianOperator(model, problem.loss, inputs, targets, dtype=problem.dtype)
+    if which == "hessian":
+        operator = HessianOperator(model, problem.loss, inputs, targets, dtype=problem.dtype)
+    else:
+        operator = build_operator(
+            which, model, problem.loss, inputs, targets, dtype=problem.dtype, optimizer=optimizer
+        )
     return run_estimator(
         operator,
         problem.config.estimator.name,
-        problem.config.top_k,
+        problem.config.top_k if k is None else k,
         warm_start=warm_start,
         generator=generator,
         return_vectors=True,

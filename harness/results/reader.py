@@ -5,12 +5,21 @@ with one line."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import h5py
 
 from phasebench.errors import UsageError
 from phasebench.results import schema
+from phasebench.results.records import TraceRecord
+
+
+class Results(dict):
+    """What ``load`` returns: a dict (``"attrs"``, ``"scans"``, ``"points"``, ``"failures"``,
+    ``"traces"``) whose ``traces`` attribute is its list of ``TraceRecord``."""
+
+    @property
+    def traces(self) -> list[TraceRecord]:
+        return self["traces"]
 
 
 class DamagedFileError(UsageError):
@@ -60,14 +69,15 @@ def open_results(path: str | Path) -> h5py.File:
         raise UsageError(f"{path} is not a readable HDF5 file ({exc})") from None
 
 
-def load(path: str | Path) -> dict[str, Any]:
+def load(path: str | Path) -> Results:
     """Read a phasebench results file.
 
     Returns ``{"attrs": {...}, "scans": {scan_id: scan}, "points": {point_id: point},
-    "failures": {task_id: failure}, "spectra": {spectrum_id: spectrum}}`` where a scan is its
-    attributes (``config`` and ``constants`` decoded from JSON) plus ``"runs": {run_id: run}``,
-    and a run is its attributes plus its per-step numpy arrays (a spectrum: its attributes,
-    ``nodes`` and ``weights``). Files written by a killed process load too: every finished
+    "failures": {task_id: failure}, "spectra": {spectrum_id: spectrum}, "traces":
+    [TraceRecord, ...]}`` (``load(path).traces`` too) where a scan is its attributes
+    (``config`` and ``constants`` decoded from JSON) plus ``"runs": {run_id: run}``, and a run
+    is its attributes plus its per-step numpy arrays (a spectrum: its attributes, ``nodes`` and
+    ``weights``). Files written by a killed process load too: every finished
     run is there. ``schema.scan_record``/``schema.run_record`` turn a scan or run into its
     record. A damaged or foreign file, or one of a newer schema, raises a one-line UsageError.
     """
@@ -91,14 +101,15 @@ def _verified(name: str, group: h5py.Group, required: bool, where: str) -> h5py.
     return group
 
 
-def _read(f: h5py.File, checksums: bool) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "attrs": schema.read_attrs(f),
-        "scans": {},
-        "points": {},
-        "failures": {},
-        "spectra": {},
-    }
+def _read(f: h5py.File, checksums: bool) -> Results:
+    result = Results(
+        attrs=schema.read_attrs(f),
+        scans={},
+        points={},
+        failures={},
+        spectra={},
+        traces=_traces(f, checksums),
+    )
     for scan_id, scan in f.get(schema.SCANS, {}).items():
         _verified(scan_id, scan, checksums, f"scan {scan_id}")
         record = schema.read_fields(scan, schema.SCAN_FIELDS, schema.SCAN_JSON)
@@ -125,3 +136,32 @@ def _read(f: h5py.File, checksums: bool) -> dict[str, Any]:
             spectrum, schema.SPECTRUM_FIELDS, schema.SPECTRUM_JSON
         )
     return result
+
+
+def _traces(f: h5py.File, checksums: bool) -> list[TraceRecord]:
+    out = []
+    for scan_id, scan in f.get(schema.TRACES, {}).items():
+        for trace_id, group in scan.items():
+            _verified(trace_id, group, checksums, f"trace {trace_id}")
+            stored = schema.read_fields(group, schema.TRACE_FIELDS, schema.TRACE_JSON)
+            out.append(schema.trace_record(trace_id, scan_id, stored))
+    return out
+
+
+def read_checkpoint(path: str | Path, trace: TraceRecord) -> bytes:
+    """The checkpoint stored with ``trace`` (what resuming it needs), verified; empty bytes
+    when there is none (a finished trace)."""
+    path = Path(path)
+    with open_results(path) as f:
+        group = f.get(f"{schema.TRACES}/{trace.scan_id}/{trace.trace_id}")
+        if group is None:
+            return b""
+        _check(schema.verify(trace.trace_id, group, True), path, trace.trace_id)
+        if schema.CHECKPOINT not in group:
+            return b""
+        return group[schema.CHECKPOINT][()].tobytes()
+
+
+def _check(problem: str | None, path: Path, trace_id: str) -> None:
+    if problem:
+        raise DamagedFileError(f"{path} is damaged: trace {trace_id} {problem}")

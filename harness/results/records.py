@@ -166,3 +166,47 @@ class SpectrumRecord:
     hutchpp_products: int = attr(since=3)
     seconds: float = attr(since=3)
     provenance: dict[str, Any] = json_attr(since=3, default_factory=dict)
+
+
+@dataclass
+class TraceRecord:
+    """One long run (``phasebench trace``): ``steps`` steps at eta = c / lambda0 (a schedule
+    may vary eta_t), measured every ``every`` steps. Row m of the per-measurement arrays is the
+    state after ``measured_step[m]`` steps (0: the initialization); ``train_loss`` and
+    ``grad_norm`` are of the training batch at that state (the one the next update uses),
+    ``eta_t`` the learning rate of that next update and ``threshold`` the optimizer's stability
+    threshold there (nan where it is not defined). Written as it goes: a trace not finished yet
+    has ``steps_done`` < its config's steps and is not ``diverged``."""
+
+    trace_id: str = key()
+    scan_id: str = parent()
+    config: dict[str, Any] = json_attr(since=3)
+    c: float = attr(since=3)
+    eta: float = attr(since=3)  # the target c / lambda0
+    measured_step: np.ndarray = array(since=3)  # (M,) int
+    loss: np.ndarray = array(since=3)  # (M,) on the fixed loss batch
+    train_loss: np.ndarray = array(since=3)  # (M,) the training batch's loss at that state
+    grad_norm: np.ndarray = array(since=3)  # (M,) its gradient's norm
+    sharpness: np.ndarray = array(since=3)  # (M, k) top-k eigenvalues, column 0 the top
+    converged: np.ndarray = array(since=3)  # (M,) bool
+    hvps: np.ndarray = array(since=3)  # (M,) int
+    eta_t: np.ndarray = array(since=3)  # (M,)
+    threshold: np.ndarray = array(since=3)  # (M,) nan where not defined
+    threshold_kind: str = attr(since=3)  # "2/eta", "(2+2beta)/eta", "undefined (...)"
+    regimes: list[dict[str, Any]] = json_attr(since=3, default_factory=list)
+    eos: dict[str, Any] = json_attr(since=3, default_factory=dict)
+    diverged: bool = attr(since=3, default=False)
+    diverged_step: int = attr(since=3, default=-1)
+    steps_done: int = attr(since=3, default=0)
+    seconds: float = attr(since=3, default=0.0)
+    provenance: dict[str, Any] = json_attr(since=3, default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        """The steps the trace was asked for."""
+        return int(self.config["steps"])
+
+    @property
+    def finished(self) -> bool:
+        """Ran all its steps, or diverged (a killed trace is neither: ``--resume`` goes on)."""
+        return self.diverged or self.steps_done >= self.steps

@@ -17,6 +17,11 @@ say so in docs/results.md.
     /failures/<task_id>       attrs: config (JSON), error, attempts, checksum
     /spectra/<spectrum_id>    attrs: the SpectrumRecord's scalar and JSON fields; checksum
                               datasets: nodes, weights (schema 3)
+    /traces/<scan_id>/<trace_id>
+                              attrs: the TraceRecord's scalar and JSON fields; checksum
+                              datasets: its per-measurement arrays (growing as it runs) and
+                                        ``checkpoint`` (what --resume continues from; empty
+                                        once the trace is finished)
 
 ``checksum`` (schema 2): the SHA-256 of the group's name, its other attributes and its datasets
 (``group_checksum``); the reader verifies every one it finds and, in a schema 2 file, refuses a
@@ -36,12 +41,12 @@ import h5py
 import numpy as np
 
 from phasebench.results import codec
-from phasebench.results.records import RunRecord, ScanRecord, SpectrumRecord
+from phasebench.results.records import RunRecord, ScanRecord, SpectrumRecord, TraceRecord
 
 FORMAT = "phasebench-results"
 SCHEMA_VERSION = 3
 #: The versions this reader understands (1: before checksums; 3: runs hold eta_t, scans
-#: their curvature unit; spectra, per-step spectrum measurements).
+#: their curvature unit; spectra, per-step spectrum measurements; traces).
 READABLE_VERSIONS = (1, 2, 3)
 
 SCANS = "scans"
@@ -49,7 +54,12 @@ RUNS = "runs"
 POINTS = "points"
 FAILURES = "failures"
 SPECTRA = "spectra"
+TRACES = "traces"
 CHECKSUM = "checksum"
+#: The dataset of a trace's group that holds what resuming it needs (``torch.save`` bytes).
+CHECKPOINT = "checkpoint"
+#: Rows per chunk of a trace's growing datasets.
+TRACE_CHUNK = 64
 
 #: Attributes of a scan group beside its record's fields: the seeds (copied from the config,
 #: for h5ls) and what ``complete_scan`` adds.
@@ -80,6 +90,7 @@ def fields_of(record: type) -> tuple[Field, ...]:
 SCAN_FIELDS = fields_of(ScanRecord)
 RUN_FIELDS = fields_of(RunRecord)
 SPECTRUM_FIELDS = fields_of(SpectrumRecord)
+TRACE_FIELDS = fields_of(TraceRecord)
 
 
 def names(record_fields: tuple[Field, ...], store: str) -> tuple[str, ...]:
@@ -93,6 +104,7 @@ SCAN_SCALARS = names(SCAN_FIELDS, "attr")
 SCAN_JSON = (*names(SCAN_FIELDS, "json"), "constants")
 RUN_JSON = names(RUN_FIELDS, "json")
 SPECTRUM_JSON = names(SPECTRUM_FIELDS, "json")
+TRACE_JSON = names(TRACE_FIELDS, "json")
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -112,6 +124,40 @@ def write_fields(group: h5py.Group, record: Any, record_fields: tuple[Field, ...
             group.attrs[f.name] = codec.dumps(value, exact=True)
         elif f.store == "array":
             group.create_dataset(f.name, data=np.asarray(value))
+
+
+def _grow(group: h5py.Group, name: str, data: np.ndarray) -> None:
+    """``group[name]`` holds ``data``: a resizable dataset, created on first use, grown and
+    overwritten in place after (its chunks are reused, so the file does not grow with each
+    rewrite)."""
+    if name in group:
+        dataset = group[name]
+        dataset.resize(data.shape[0], axis=0)
+        if data.shape[0]:
+            dataset[...] = data
+        return
+    chunk = (max(1, min(TRACE_CHUNK, data.shape[0] or 1)), *data.shape[1:])
+    group.create_dataset(name, data=data, maxshape=(None, *data.shape[1:]), chunks=chunk)
+
+
+def write_trace(group: h5py.Group, trace: TraceRecord, checkpoint: bytes | None) -> None:
+    """Store a trace as it stands on its group (created or brought up to date), with its
+    checkpoint (None: finished, the checkpoint emptied)."""
+    for f in TRACE_FIELDS:
+        value = getattr(trace, f.name)
+        if f.store == "attr":
+            group.attrs[f.name] = _attr_value(value)
+        elif f.store == "json":
+            group.attrs[f.name] = codec.dumps(value, exact=True)
+        elif f.store == "array":
+            _grow(group, f.name, np.asarray(value))
+    blob = np.frombuffer(checkpoint or b"", dtype=np.uint8)
+    if CHECKPOINT in group:
+        group[CHECKPOINT].resize(blob.shape[0], axis=0)
+        if blob.shape[0]:
+            group[CHECKPOINT][...] = blob
+    else:
+        group.create_dataset(CHECKPOINT, data=blob, maxshape=(None,), chunks=(1 << 16,))
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -179,6 +225,10 @@ def run_record(run_id: str, scan_id: str, run: Mapping[str, Any]) -> RunRecord:
 
 def spectrum_record(spectrum_id: str, spectrum: Mapping[str, Any]) -> SpectrumRecord:
     return to_record(SpectrumRecord, spectrum_id, spectrum)
+
+
+def trace_record(trace_id: str, scan_id: str, trace: Mapping[str, Any]) -> TraceRecord:
+    return to_record(TraceRecord, trace_id, trace, scan_id)
 
 
 # -- integrity -------------------------------------------------------------------------------------

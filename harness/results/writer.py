@@ -28,7 +28,7 @@ from phasebench.analysis.aggregates import Aggregate
 from phasebench.analysis.phases import Constant
 from phasebench.errors import PhasebenchError, UsageError
 from phasebench.results import codec, reader, schema
-from phasebench.results.records import RunRecord, ScanRecord, SpectrumRecord
+from phasebench.results.records import RunRecord, ScanRecord, SpectrumRecord, TraceRecord
 
 try:  # POSIX; elsewhere writers are not serialized
     import fcntl
@@ -300,5 +300,16 @@ class ResultsWriter:
             group = spectra.create_group(spectrum.spectrum_id)
             schema.write_fields(group, spectrum, schema.SPECTRUM_FIELDS)
             schema.seal(spectrum.spectrum_id, group)
+
+        self._write(change)
+
+    def write_trace(self, trace: TraceRecord, checkpoint: bytes | None = None) -> None:
+        """Store a trace as it stands, with what resuming it needs (``checkpoint``; None once
+        it is finished), in one transaction: a kill leaves the previous state, whole."""
+
+        def change(f: h5py.File) -> None:
+            group = f.require_group(f"{schema.TRACES}/{trace.scan_id}/{trace.trace_id}")
+            schema.write_trace(group, trace, checkpoint)
+            schema.seal(trace.trace_id, group)
 
         self._write(change)

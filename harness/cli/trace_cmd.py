@@ -1,0 +1,153 @@
+"""``phasebench trace``: long runs of one configuration, one per c (and seed), measured every K
+steps (loss, training loss, gradient norm, top-k sharpness, eta_t and the optimizer's stability
+threshold), written as they go and resumable after a kill."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from phasebench.cli.markup import literal
+from phasebench.cli.probe_options import (
+    EXTRA_OPTIONS,
+    ProbeArgs,
+    component_options_help,
+    flag_names,
+    probe_command,
+    study_parameters,
+)
+from phasebench.cli.trace_options import (
+    DEFAULT_EVERY,
+    DEFAULT_STEPS,
+    Every,
+    FlushSeconds,
+    TopK,
+    TraceSteps,
+    TrainExamples,
+    traced,
+)
+
+#: The commands this module adds (installed by the built-in commands plugin).
+commands = typer.Typer()
+
+#: The probe's options a trace has no use for (the grid of c and its search) or sets itself.
+NOT_TRACE = ("x_min", "x_max", "x_step", "search", "bisect_tol", "sharp_eps", "steps")
+#: A progress line at most this often per trace (seconds), and at its end.
+PROGRESS_SECONDS = 5.0
+
+
+@commands.command("trace", context_settings=EXTRA_OPTIONS, epilog=component_options_help())
+@probe_command(without=NOT_TRACE)
+def trace(
+    ctx: typer.Context,
+    probe: ProbeArgs,
+    steps: TraceSteps = DEFAULT_STEPS,
+    every: Every = DEFAULT_EVERY,
+    top_k: TopK = 1,
+    train_examples: TrainExamples = 0,
+    flush_seconds: FlushSeconds = 10.0,
+) -> None:
+    """Trace training past the probe's 10 steps: for each c of --c (default 1) and seed, train
+    --steps steps at eta = c / lambda0 and measure every --every steps; the file holds each
+    trace as it goes (--resume continues a killed one)."""
+    from phasebench.errors import PhasebenchError
+    from phasebench.probe import parameters, trace_study
+    from phasebench.probe.paths import default_out
+
+    keys = tuple(name for name in parameters.NAMES if name != parameters.AXES)
+    components, params, _ = study_parameters(ctx, probe, keys, "trace")
+    cs = tuple(params["c"] or (1.0,))
+    params.update(steps=steps, every=every, top_k=top_k, train_examples=train_examples)
+    with flag_names():
+        configs = [
+            traced(config, every=every, top_k=top_k, train_examples=train_examples).with_c(c)
+            for config in parameters.configs(components, params)
+            for c in cs
+        ]
+    with flag_names():
+        planned = trace_study.plan(
+            configs,
+            params["out"] or default_out(f"trace-{params['model']}"),
+            components,
+            resume=params["resume"],
+            data_dir=params["data_dir"],
+            make_dirs=params["out"] is None,
+            flush_seconds=flush_seconds,
+        )
+    outcome = run_traces(planned, components)
+    if outcome.failed:
+        raise PhasebenchError(
+            f"{outcome.failed} of {outcome.failed + outcome.done} traces failed "
+            f"({outcome.errors[0]}); they are recorded under /failures in {outcome.path}"
+        )
+
+
+class ProgressLines:
+    """One line per trace on stderr at most every ``PROGRESS_SECONDS``, and when it ends."""
+
+    def __init__(self, console) -> None:
+        self.console = console
+        self.last: dict[str, float] = {}
+
+    def on_measure(self, task, record) -> None:
+        now = time.monotonic()
+        ended = record.diverged or int(record.measured_step[-1]) >= record.steps
+        if not ended and now - self.last.get(record.trace_id, -1e9) < PROGRESS_SECONDS:
+            return
+        self.last[record.trace_id] = now
+        self.console.print(progress_line(task.config, record), soft_wrap=True, highlight=False)
+
+
+def progress_line(config, record) -> str:
+    from phasebench.analysis.labels import component_label
+
+    step = int(record.measured_step[-1])
+    head = (
+        f"trace c={record.c:g} seed {config.seed} sgd {config.sgd_seed}: step {step}/{record.steps}"
+    )
+    model = component_label(record.config["model"], leave_out=("activation", "bias"), sep=",")
+    if record.diverged:
+        return f"{head} diverged (loss {record.loss[-1]:.4g}) {model}"
+    return (
+        f"{head} {model} loss {record.loss[-1]:.4g} sharpness {record.sharpness[-1, 0]:.4g} "
+        f"threshold {record.threshold[-1]:.4g} ({record.threshold_kind})"
+    )
+
+
+def run_traces(planned, components, executor=None):
+    """Run a planned trace study with progress lines, then say what the file holds."""
+    from rich.console import Console
+
+    from phasebench.probe import trace_study
+
+    console = Console(stderr=True)
+    if planned.skipped or planned.resumed:
+        console.print(
+            f"resume: {planned.skipped} finished traces skipped, {planned.resumed} continued "
+            f"from their last measurement in {literal(planned.out)}"
+        )
+    writer = trace_study.open_file(planned)  # a disk that cannot hold it: one line, first
+    lines = ProgressLines(console)
+
+    def report(outcome) -> None:
+        if not outcome.ok:
+            console.print(
+                f"[red]failed[/red] {outcome.task.task_id}: {literal(outcome.error.line())}"
+            )
+        elif executor is not None:  # a worker's trace: its line when it comes back
+            lines.on_measure(outcome.task, outcome.value)
+
+    outcome = trace_study.execute(
+        planned,
+        components,
+        executor,
+        writer=writer,
+        on_measure=lines.on_measure if executor is None else None,
+        on_outcome=report,
+    )
+    Console().print(
+        f"{outcome.done} traces done, {outcome.failed} failed, {outcome.skipped} skipped; "
+        f"results: {literal(outcome.path)}"
+    )
+    return outcome

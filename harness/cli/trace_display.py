@@ -1,0 +1,76 @@
+"""How ``show`` presents the traces of a results file: one summary per trace (its final loss,
+its final sharpness against the stability threshold, its regimes as stored, the EoS level).
+Torch-free."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from phasebench.analysis.labels import point_label
+from phasebench.analysis.regime_text import format_regimes
+from phasebench.cli.markup import literal
+from phasebench.results.records import TraceRecord
+
+
+def trace_summary(trace: TraceRecord) -> dict[str, Any]:
+    """The numbers ``show`` prints for a trace, JSON-ready (nan where not measured)."""
+    finite = (
+        [i for i, v in enumerate(trace.sharpness[:, 0]) if math.isfinite(v)]
+        if len(trace.measured_step)
+        else []
+    )
+    last = finite[-1] if finite else None
+    sharp = float(trace.sharpness[last, 0]) if last is not None else math.nan
+    threshold = float(trace.threshold[last]) if last is not None else math.nan
+    eos = trace.eos or {}
+    return {
+        "trace_id": trace.trace_id,
+        "label": point_label(trace.config),
+        "c": trace.c,
+        "eta": trace.eta,
+        "seed": trace.config["seed"],
+        "sgd_seed": trace.config["sgd_seed"],
+        "steps": trace.steps,
+        "steps_done": trace.steps_done,
+        "finished": trace.finished,
+        "diverged": trace.diverged,
+        "diverged_step": trace.diverged_step,
+        "final_loss": float(trace.loss[-1]) if len(trace.loss) else math.nan,
+        "final_sharpness": sharp,
+        "final_threshold": threshold,
+        "sharpness_over_threshold": sharp / threshold if threshold > 0 else math.nan,
+        "threshold_kind": trace.threshold_kind,
+        "regimes": list(trace.regimes),
+        "eos_mean": eos.get("mean", math.nan),
+        "eos_spread": eos.get("spread", math.nan),
+    }
+
+
+def _number(value: float, digits: int = 4) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
+
+
+def trace_lines(traces: list[TraceRecord]) -> list[str]:
+    """Three lines per trace (rich markup, values escaped): what it is, then how it ended."""
+    out = []
+    for trace in sorted(traces, key=lambda t: (point_label(t.config), t.c, t.config["seed"])):
+        s = trace_summary(trace)
+        if s["diverged"]:
+            steps = f"[red]diverged at step {s['diverged_step']}[/red]"
+        elif s["finished"]:
+            steps = f"{s['steps']} steps"
+        else:
+            steps = f"[yellow]unfinished[/yellow] at {s['steps_done']}/{s['steps']} steps"
+        ratio = s["sharpness_over_threshold"]
+        out.append(
+            f"[b]trace[/b] {literal(s['label'])} c={s['c']:g} seed {s['seed']} sgd "
+            f"{s['sgd_seed']} [dim]{s['trace_id']}[/dim]"
+        )
+        out.append(
+            f"  {steps}; final loss {_number(s['final_loss'])}; sharpness "
+            f"{_number(s['final_sharpness'])} vs threshold {_number(s['final_threshold'])} "
+            f"{literal('(' + s['threshold_kind'] + ')')} = {_number(ratio, 3)}"
+        )
+        out.append(f"  regimes: {literal(format_regimes(trace.regimes, trace.eos))}")
+    return out
