@@ -17,7 +17,8 @@ from phasebench.errors import UsageError
 from phasebench.hessian.api import run_estimator
 from phasebench.hessian.operator import HessianOperator
 from phasebench.plugins import Components
-from phasebench.probe import curvature
+from phasebench.probe import curvature, shortcuts
+from phasebench.probe.barrier import barrier_losses
 from phasebench.probe.problem import Problem
 from phasebench.probe.provenance import provenance
 from phasebench.probe.schedule import learning_rates, rates, set_learning_rate
@@ -45,17 +46,26 @@ def load_vector(model: torch.nn.Module, vector: torch.Tensor) -> None:
         position += p.numel()
 
 
+def sharpness_operator(problem: Problem, model: torch.nn.Module, check: bool = True):
+    """The operator the sharpness is measured on, at the model's parameters (``check=False``:
+    the model, loss and data were checked when the scan's first operator was built)."""
+    inputs, targets = problem.sharpness_batch()
+    return HessianOperator(model, problem.loss, inputs, targets, dtype=problem.dtype, check=check)
+
+
 def measure_sharpness(
     problem: Problem,
     model: torch.nn.Module,
     warm_start,
     generator,
     components: Components | None = None,
+    operator=None,
 ):
     """The top eigenpair after a step, through the one estimator entry point, with the
-    registries given (``components``, else the problem's)."""
-    inputs, targets = problem.sharpness_batch()
-    operator = HessianOperator(model, problem.loss, inputs, targets, dtype=problem.dtype)
+    registries given (``components``, else the problem's); on ``operator`` when the caller
+    has built it at these parameters already (``sharpness_operator``)."""
+    if operator is None:
+        operator = sharpness_operator(problem, model)
     return run_estimator(
         operator,
         problem.config.estimator.name,
@@ -141,12 +151,12 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
         batch_loss[t - 1] = value.item()
         value.backward()
         optimizer.step()
-        loss[t] = problem.eval_loss(model)
+        loss[t], operator = shortcuts.step_loss(problem, model, sharpness_operator)
         if _diverged(loss[t], config.divergence_threshold):
             diverged_step = t
             break
         tick = time.perf_counter()
-        result = measure_sharpness(problem, model, warm, generator)
+        result = measure_sharpness(problem, model, warm, generator, operator=operator)
         sharpness[t], hvps[t], converged[t] = result.lambda_max, result.hvps, result.converged
         if result.eigenvectors is not None:
             warm = warm_rows(result.eigenvectors, config.top_k)
@@ -159,11 +169,9 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
     barrier = np.full(0, np.nan)
     if diverged_step < 0:
         theta_t = parameters_to_vector(model.parameters()).detach().clone()
-        barrier = np.empty_like(tau)
-        with torch.no_grad():
-            for i, s in enumerate(tau):
-                load_vector(model, torch.lerp(begin.theta0, theta_t, float(s)))
-                barrier[i] = problem.eval_loss(model)
+        barrier = barrier_losses(
+            problem, model, begin.theta0, theta_t, tau, loss0, loss[steps], load_vector
+        )
     load_vector(model, begin.theta0)
     return RunRecord(
         run_id=config.run_id,
