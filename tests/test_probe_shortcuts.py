@@ -126,10 +126,10 @@ class _SquaredWeights(nn.Module):
 
 
 class _Declared(nn.Module):
-    def __init__(self, first: nn.Module) -> None:
+    def __init__(self, first: nn.Module, outputs: int = 10) -> None:
         super().__init__()
         self.first = first
-        self.head = nn.Linear(8, 10)
+        self.head = nn.Linear(8, outputs)
         self.phasebench_linear_first = "first"
 
     def forward(self, x):
@@ -162,3 +162,25 @@ def test_which_first_layers_are_linear():
     assert linear_first(declared) is None
     declared.phasebench_linear_first = "no.such.layer"
     assert linear_first(declared) is None
+
+
+def test_the_model_check_refuses_a_wrong_declaration():
+    from phasebench.testing.common import ConformanceError
+    from phasebench.testing.models import check_model
+
+    def good(shape, outputs):
+        return _Declared(nn.Linear(784, 8), outputs)
+
+    def squared(shape, outputs):
+        return _Declared(_SquaredWeights(784, 8), outputs)
+
+    def missing(shape, outputs):
+        model = _Declared(nn.Linear(784, 8), outputs)
+        model.phasebench_linear_first = "nowhere"
+        return model
+
+    assert check_model(good)
+    with pytest.raises(ConformanceError, match="not linear in its parameters"):
+        check_model(squared)
+    with pytest.raises(ConformanceError, match="names no submodule"):
+        check_model(missing)
