@@ -87,6 +87,43 @@ def test_default_run_against_main(benchmark, tmp_path):
     )
 
 
+def test_default_runs_against_main(benchmark, tmp_path):
+    """The same comparison per run, cheaper (a whole default `run` is ~35 runs): processes of
+    main at d4b3f12 and of today's code each measure lambda0 and time runs at c = 2 and 8
+    (``run_driver.py``), alternating; the losses, sharpness and barrier must agree."""
+    tree = frozen_tree(tmp_path)
+    driver = [sys.executable, str(HERE / "run_driver.py"), "2", "8"]
+    figures: dict[str, list[dict]] = {"main": [], "today": []}
+
+    def one(which):
+        env = environment(tree if which == "main" else None, tmp_path / f"{which}-cache")
+        _, _, stdout = cpu_run(driver, env)
+        figures[which].append(json.loads(stdout.splitlines()[-1]))
+
+    benchmark.pedantic(
+        lambda: one("today"), setup=lambda: one("main"), rounds=_rounds(1), iterations=1
+    )
+    old, new = figures["main"][-1], figures["today"][-1]
+    assert old["lambda0"] == new["lambda0"]
+    for a, b in zip(old["runs"], new["runs"], strict=True):
+        for key in ("loss", "sharpness"):
+            np.testing.assert_allclose(b[key], a[key], rtol=1e-6)
+        np.testing.assert_allclose(b["barrier"], a["barrier"], rtol=1e-6)
+
+    def per_run(which):
+        return statistics.median(r["cpu_s"] for f in figures[which] for r in f["runs"])
+
+    benchmark.extra_info.update(
+        {
+            "main_run_cpu_s": [r["cpu_s"] for f in figures["main"] for r in f["runs"]],
+            "today_run_cpu_s": [r["cpu_s"] for f in figures["today"] for r in f["runs"]],
+            "speedup_per_run_cpu": per_run("main") / per_run("today"),
+            "main_start_cpu_s": [f["start_cpu_s"] for f in figures["main"]],
+            "today_start_cpu_s": [f["start_cpu_s"] for f in figures["today"]],
+        }
+    )
+
+
 # -- the default probe in this process ------------------------------------------------------
 
 
