@@ -19,6 +19,21 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """The HVP backend choices go to a cache folder of this test session, never the user's
+    (subprocesses inherit it)."""
+    import os
+
+    previous = os.environ.get("PHASEBENCH_CACHE")
+    os.environ["PHASEBENCH_CACHE"] = str(tmp_path_factory.mktemp("phasebench-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("PHASEBENCH_CACHE", None)
+    else:
+        os.environ["PHASEBENCH_CACHE"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _fresh_plugins(monkeypatch):
     """A module-level plugin manager breaks test isolation: reload per test."""

@@ -20,6 +20,7 @@ BUILTIN_COMMANDS = {
     "spectrum": ("phasebench.cli.spectrum_cmd:commands", "the Hessian's spectral density (SLQ)"),
     "bench": ("phasebench.cli.sharpness_cmd:commands", "every estimator against the exact one"),
     "data": ("phasebench.cli.data_cmd:commands", "where the dataset files are; fetch them"),
+    "cache": ("phasebench.cli.cache_cmd:commands", "the HVP backend choices kept on disk"),
 }
 
 

@@ -5,7 +5,8 @@ Each backend is built for one ``WeightedLoss`` and parameter tuple, then compute
 
 - ``graph``: double backward reusing one ``create_graph=True`` gradient graph per batch, built
   once; each product is a single backward pass through it (fastest on CPU, holds the graph).
-  The gradient it was built from is kept, so ``gradient()`` costs nothing.
+  The gradient and the loss it was built from are kept, so ``gradient()`` and ``loss()`` cost
+  nothing.
 - ``rev-rev``: reverse-over-reverse with ``torch.func.vjp(torch.func.grad(f))``, recomputed
   per product (stateless: lowest memory between products).
 - ``fwd-rev``: forward-over-reverse, ``torch.func.jvp(torch.func.grad(f))`` per product (fails
@@ -44,9 +45,11 @@ class GraphBackend:
         self.params = tuple(p.detach().requires_grad_(True) for p in params)
         self.grads: list[tuple[list[int], Tensors]] = []
         gradients = []
+        self._losses: list[torch.Tensor] = []
         with torch.enable_grad():
             for b in range(len(fn.batches)):
                 loss = fn.batch_loss(self.params, b)
+                self._losses.append(loss.detach())
                 grads = torch.autograd.grad(loss, self.params, create_graph=True, allow_unused=True)
                 live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
                 self.grads.append((live, tuple(grads[i] for i in live)))
@@ -56,6 +59,10 @@ class GraphBackend:
     def gradient(self) -> Tensors:
         """The gradient the graph was built from (free: no further pass)."""
         return self._gradient
+
+    def loss(self) -> float:
+        """The weighted mean loss the graph was built from (free: no further pass)."""
+        return sum(float(value) for value in self._losses)
 
     def matvec(self, vs: Tensors) -> Tensors:
         return _sum(

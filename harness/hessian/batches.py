@@ -1,12 +1,17 @@
 """The fixed data an operator is defined on: one or several (inputs, targets) batches.
 
-Every batch is checked once (non-empty, matching lengths, finite values) and moved to the
-operator's device and dtype. Batch b carries the weight n_b / N, so the operator is exactly the
-Hessian of the mean loss over all N examples, whatever the split.
+Every batch is checked (non-empty, matching lengths, finite values) and moved to the
+operator's device and dtype. The finite-values scan, a full pass over the data, runs once per
+tensor: a tensor found finite is remembered (by identity and its in-place version counter, so
+a tensor modified in place is scanned again), and the probe's fixed batches, rebuilt into an
+operator after every step, are scanned only the first time. Batch b carries the weight
+n_b / N, so the operator is exactly the Hessian of the mean loss over all N examples, whatever
+the split.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +25,28 @@ class Batch:
     inputs: torch.Tensor
     targets: torch.Tensor
     weight: float  # n_b / N
+
+
+#: id(tensor) -> (a weak reference to it, its ``_version`` when it was found finite)
+_FINITE: dict[int, tuple[weakref.ref, int]] = {}
+
+
+def _finite(x: torch.Tensor) -> bool:
+    """Whether every value of ``x`` is finite; a tensor already found finite and not modified
+    since is not scanned again."""
+    if not x.is_floating_point():
+        return True
+    known = _FINITE.get(id(x))
+    if known is not None and known[0]() is x and known[1] == x._version:
+        return True
+    if not bool(torch.isfinite(x).all()):
+        return False
+    key = id(x)
+    try:
+        _FINITE[key] = (weakref.ref(x, lambda _, key=key: _FINITE.pop(key, None)), x._version)
+    except TypeError:  # a tensor subclass without weak references: scanned every time
+        pass
+    return True
 
 
 def as_batches(
@@ -57,9 +84,9 @@ def as_batches(
             raise UsageError(
                 f"{where}: {len(x)} inputs but {got} targets; pass one target per example"
             )
-        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        if not _finite(x):
             raise UsageError(f"{where}: the inputs contain NaN or infinite values; clean the data")
-        if y.is_floating_point() and not bool(torch.isfinite(y).all()):
+        if not _finite(y):
             raise UsageError(f"{where}: the targets contain NaN or infinite values; clean the data")
         total += len(x)
     batches = []

@@ -24,9 +24,17 @@ solvers with ``as_scipy()`` (a ``scipy.sparse.linalg.LinearOperator``) and ``as_
 (a torch callable).
 
 Backends (``phasebench.hessian.backends``): ``backend="auto"`` (default) times each backend
-once per (model structure, loss, mode, dtype, device, batch sizes), in this process, and keeps
-the fastest that works (build + 10 products); a backend that raises is skipped, and one that
-fails later falls back to the next. Naming a backend forces it; if it fails that is an error.
+once per (model structure, loss, mode, dtype, device, batch shapes) and keeps the fastest that
+works (build + 10 products); a backend that raises is skipped, and one that fails later falls
+back to the next. The choice is kept in this process and on disk
+(``phasebench.hessian.backend_cache``, keyed by the torch version and thread count too), so a
+second process with the same key does not calibrate. Naming a backend forces it; if it fails
+that is an error.
+
+``check=False`` skips the two-example run of the model and loss (a caller that rebuilds the
+operator for the same model, loss and data after every step has checked them once); a loss
+that is not finite at these parameters is then not an error (the probe tests its own loss
+value for divergence). ``loss()`` is free once the ``graph`` backend is built.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from typing import Any
 import torch
 
 from phasebench.errors import UsageError
+from phasebench.hessian import backend_cache
 from phasebench.hessian.backends import BACKENDS
 from phasebench.hessian.batches import as_batches
 from phasebench.hessian.functional import LossFn, WeightedLoss
@@ -62,8 +71,10 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
 
 
 def clear_backend_cache() -> None:
-    """Forget measured backend choices (tests, or after changing threads/devices)."""
+    """Forget measured backend choices, in this process and on disk (tests, or after changing
+    threads/devices)."""
     _CHOICE.clear()
+    backend_cache.clear()
 
 
 class HessianOperator:
@@ -80,6 +91,7 @@ class HessianOperator:
         mode: str = "eval",
         backend: str = "auto",
         seed: int = 0,
+        check: bool = True,
     ) -> None:
         if mode not in ("eval", "train"):
             raise UsageError(f"unknown mode {mode!r}; use 'eval' (the default) or 'train'")
@@ -116,7 +128,8 @@ class HessianOperator:
         self.fn = WeightedLoss(
             model, loss, batches, self.names, {**buffers, **frozen}, mode == "train", seed
         )
-        self._check_loss()
+        if check:
+            self._check_loss()
         self.hvps = 0
         self.calibration_hvps = 0
         self.failures: dict[str, str] = {}
@@ -132,6 +145,7 @@ class HessianOperator:
             self.device.type,
             tuple(len(b.inputs) for b in batches),
         )
+        self._shapes = tuple((tuple(b.inputs.shape), tuple(b.targets.shape)) for b in batches)
 
     # ----------------------------------------------------------------- checks
     def _check_loss(self) -> None:
@@ -181,8 +195,15 @@ class HessianOperator:
             return
         order = _CHOICE.get(self._key)
         if order is None:
+            order = backend_cache.load(self._disk_key())
+            if order is not None and not set(order) <= set(BACKENDS):
+                order = None  # a stored name this version does not know
+            if order is not None:
+                _CHOICE[self._key] = order
+        if order is None:
             order = self._calibrate()
             _CHOICE[self._key] = order
+            backend_cache.store(self._disk_key(), order)
             if self._impl is not None:
                 return
         for name in order:
@@ -192,6 +213,21 @@ class HessianOperator:
             if self._impl is not None:
                 return
         raise UsageError(self._no_backend_message())
+
+    def _disk_key(self) -> tuple:
+        """What decides the calibration across processes: ``_key`` (model structure, loss,
+        mode, dtype, device type, batch sizes), the batch shapes, the torch version, the
+        device's name and the thread count."""
+        device = self.device.type
+        if self.device.type == "cuda":
+            device = torch.cuda.get_device_name(self.device)
+        return (
+            *self._key[:-1],
+            self._shapes,
+            torch.__version__,
+            device,
+            torch.get_num_threads(),
+        )
 
     def _no_backend_message(self) -> str:
         reasons = "; ".join(f"{n}: {e}" for n, e in self.failures.items())
@@ -266,6 +302,7 @@ class HessianOperator:
                 _CHOICE[self._key] = tuple(
                     n for n in _CHOICE.get(self._key, PREFERENCE) if n != self._impl.name
                 )
+                backend_cache.forget(self._disk_key())
                 self._impl = None
                 self._ensure_backend()
         self.hvps += 1
@@ -329,7 +366,10 @@ class HessianOperator:
         return 0.5 * (out + out.T)
 
     def loss(self) -> float:
-        """The mean loss over all batches at these parameters."""
+        """The mean loss over all batches at these parameters: free once the ``graph`` backend
+        is built (the loss its graph was built from), else one forward pass per batch."""
+        if self._impl is not None and hasattr(self._impl, "loss"):
+            return float(self._impl.loss())
         with torch.no_grad():
             return float(self.fn.total(self.params))
 

@@ -18,7 +18,8 @@ from phasebench.hessian.api import run_estimator
 from phasebench.hessian.curvature import build_operator
 from phasebench.hessian.operator import HessianOperator
 from phasebench.plugins import Components
-from phasebench.probe import curvature
+from phasebench.probe import curvature, shortcuts
+from phasebench.probe.barrier import barrier_losses
 from phasebench.probe.problem import Problem
 from phasebench.probe.provenance import provenance
 from phasebench.probe.schedule import learning_rates, rates, set_learning_rate
@@ -46,6 +47,13 @@ def load_vector(model: torch.nn.Module, vector: torch.Tensor) -> None:
         position += p.numel()
 
 
+def sharpness_operator(problem: Problem, model: torch.nn.Module, check: bool = True):
+    """The operator the sharpness is measured on, at the model's parameters (``check=False``:
+    the model, loss and data were checked when the scan's first operator was built)."""
+    inputs, targets = problem.sharpness_batch()
+    return HessianOperator(model, problem.loss, inputs, targets, dtype=problem.dtype, check=check)
+
+
 def measure_sharpness(
     problem: Problem,
     model: torch.nn.Module,
@@ -55,15 +63,17 @@ def measure_sharpness(
     k: int | None = None,
     which: str = "hessian",
     optimizer=None,
+    operator=None,
 ):
     """The top eigenpair (``k``: the top k, default the configuration's ``top_k``) after a
     step, through the one estimator entry point, with the registries given (``components``,
     else the problem's). ``which``: the curvature operator (``build_operator``'s;
-    ``preconditioned`` needs the ``optimizer``)."""
-    inputs, targets = problem.sharpness_batch()
-    if which == "hessian":
-        operator = HessianOperator(model, problem.loss, inputs, targets, dtype=problem.dtype)
-    else:
+    ``preconditioned`` needs the ``optimizer``); ``operator``: one the caller has built at
+    these parameters already (``sharpness_operator``)."""
+    if operator is None and which == "hessian":
+        operator = sharpness_operator(problem, model)
+    elif operator is None:
+        inputs, targets = problem.sharpness_batch()
         operator = build_operator(
             which, model, problem.loss, inputs, targets, dtype=problem.dtype, optimizer=optimizer
         )
@@ -152,12 +162,12 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
         batch_loss[t - 1] = value.item()
         value.backward()
         optimizer.step()
-        loss[t] = problem.eval_loss(model)
+        loss[t], operator = shortcuts.step_loss(problem, model, sharpness_operator)
         if _diverged(loss[t], config.divergence_threshold):
             diverged_step = t
             break
         tick = time.perf_counter()
-        result = measure_sharpness(problem, model, warm, generator)
+        result = measure_sharpness(problem, model, warm, generator, operator=operator)
         sharpness[t], hvps[t], converged[t] = result.lambda_max, result.hvps, result.converged
         if result.eigenvectors is not None:
             warm = warm_rows(result.eigenvectors, config.top_k)
@@ -170,11 +180,9 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
     barrier = np.full(0, np.nan)
     if diverged_step < 0:
         theta_t = parameters_to_vector(model.parameters()).detach().clone()
-        barrier = np.empty_like(tau)
-        with torch.no_grad():
-            for i, s in enumerate(tau):
-                load_vector(model, torch.lerp(begin.theta0, theta_t, float(s)))
-                barrier[i] = problem.eval_loss(model)
+        barrier = barrier_losses(
+            problem, model, begin.theta0, theta_t, tau, loss0, loss[steps], load_vector
+        )
     load_vector(model, begin.theta0)
     return RunRecord(
         run_id=config.run_id,

@@ -84,4 +84,53 @@ def check_model(
         _require(
             any(bool(g.abs().sum() > 0) for g in grads), where, "every gradient is exactly zero"
         )
+        _check_linear_first(model, inputs, where)
     return PASSED
+
+
+def _check_linear_first(model: nn.Module, inputs: Any, where: str) -> None:
+    """A declared ``phasebench_linear_first`` names a submodule that the forward pass calls
+    once and whose output is linear in its parameters: at the midpoint of two parameter
+    values it is the mean of the two outputs (on the input it receives here)."""
+    import torch
+
+    declared = getattr(model, "phasebench_linear_first", None)
+    if declared is None or declared == "":
+        return
+    what = f"phasebench_linear_first = {declared!r}"
+    _require(isinstance(declared, str), where, f"{what} is not a string (a submodule's name)")
+    try:
+        layer = model.get_submodule(declared)
+    except AttributeError:
+        raise ConformanceError(f"{where}: {what} names no submodule of the model") from None
+    seen: list[Any] = []
+    handle = layer.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+    try:
+        with torch.no_grad():
+            model(inputs)
+    finally:
+        handle.remove()
+    _require(len(seen) == 1, where, f"{what}: the forward pass calls it {len(seen)} times, not 1")
+    params = [p for p in layer.parameters() if p.requires_grad]
+    _require(bool(params), where, f"{what}: the layer has no trainable parameters")
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        start = [p.detach().clone() for p in params]
+        step = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params]
+        outputs = []
+        for scale in (0.0, 1.0, 0.5):
+            for p, a, d in zip(params, start, step, strict=True):
+                p.copy_(a + scale * d)
+            outputs.append(layer(seen[0]))
+        for p, a in zip(params, start, strict=True):
+            p.copy_(a)
+    out0, out1, middle = outputs
+    error = float((middle - (out0 + out1) / 2).abs().max())
+    size = float(torch.maximum(out0.abs().max(), out1.abs().max()))
+    _require(
+        error <= 1e-4 * max(size, 1e-30),
+        where,
+        f"{what}: the layer's output is not linear in its parameters (at the midpoint of two "
+        f'parameter values it is off the mean of the outputs by {error:.3g}); declare "" '
+        "or remove the attribute",
+    )

@@ -84,6 +84,8 @@ class ResNet(nn.Module):
                 channels = width * 2**stage
         self.blocks = nn.Sequential(*blocks)
         self.output = nn.Linear(channels, num_outputs, bias=bias)
+        # the first operation, a convolution, is linear in its weights (docs/plugins.md)
+        self.phasebench_linear_first = "stem.0"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.stem(x))
