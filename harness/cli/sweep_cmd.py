@@ -35,7 +35,6 @@ from phasebench.cli.trace_options import (
     TRACE,
     Every,
     FlushSeconds,
-    TopK,
     TrainExamples,
     traced,
 )
@@ -107,7 +106,6 @@ def sweep(
         ),
     ] = False,
     every: Every = DEFAULT_EVERY,
-    top_k: TopK = 1,
     train_examples: TrainExamples = 0,
     flush_seconds: FlushSeconds = 10.0,
 ) -> None:
@@ -150,7 +148,7 @@ def sweep(
     if not configs:
         raise UsageError("the sweep is empty; give at least one depth, width and seed")
     if trace:
-        settings = {"every": every, "top_k": top_k, "train_examples": train_examples}
+        settings = {"every": every, "top_k": params["top_k"], "train_examples": train_examples}
         traces = [
             traced(cfg, **settings).with_c(c) for cfg in configs for c in params["c"] or (1.0,)
         ]

@@ -22,7 +22,6 @@ from phasebench.cli.trace_options import (
     DEFAULT_STEPS,
     Every,
     FlushSeconds,
-    TopK,
     TraceSteps,
     TrainExamples,
     traced,
@@ -31,8 +30,24 @@ from phasebench.cli.trace_options import (
 #: The commands this module adds (installed by the built-in commands plugin).
 commands = typer.Typer()
 
-#: The probe's options a trace has no use for (the grid of c and its search) or sets itself.
-NOT_TRACE = ("x_min", "x_max", "x_step", "search", "bisect_tol", "sharp_eps", "steps")
+#: The probe's options a trace has no use for (the grid of c and its search), sets itself, or
+#: does not measure yet (the probe's per-step extras and its batched engine).
+NOT_TRACE = (
+    "x_min",
+    "x_max",
+    "x_step",
+    "search",
+    "bisect_tol",
+    "sharp_eps",
+    "steps",
+    "critical",
+    "density_steps",
+    "density_probes",
+    "density_lanczos",
+    "per_layer",
+    "smallest",
+    "engine",
+)
 #: A progress line at most this often per trace (seconds), and at its end.
 PROGRESS_SECONDS = 5.0
 
@@ -44,7 +59,6 @@ def trace(
     probe: ProbeArgs,
     steps: TraceSteps = DEFAULT_STEPS,
     every: Every = DEFAULT_EVERY,
-    top_k: TopK = 1,
     train_examples: TrainExamples = 0,
     flush_seconds: FlushSeconds = 10.0,
 ) -> None:
@@ -58,10 +72,12 @@ def trace(
     keys = tuple(name for name in parameters.NAMES if name != parameters.AXES)
     components, params, _ = study_parameters(ctx, probe, keys, "trace")
     cs = tuple(params["c"] or (1.0,))
-    params.update(steps=steps, every=every, top_k=top_k, train_examples=train_examples)
+    params.update(steps=steps, every=every, train_examples=train_examples)
     with flag_names():
         configs = [
-            traced(config, every=every, top_k=top_k, train_examples=train_examples).with_c(c)
+            traced(
+                config, every=every, top_k=params["top_k"], train_examples=train_examples
+            ).with_c(c)
             for config in parameters.configs(components, params)
             for c in cs
         ]

@@ -19,9 +19,6 @@ TraceSteps = Annotated[int, typer.Option("--steps", help="Steps per trace.", ric
 Every = Annotated[
     int, typer.Option(help="Measure every K steps (and the last).", rich_help_panel=TRACE)
 ]
-TopK = Annotated[
-    int, typer.Option(help="Eigenvalues per measurement (the top first).", rich_help_panel=TRACE)
-]
 TrainExamples = Annotated[
     int,
     typer.Option(

@@ -146,11 +146,12 @@ class Tracer:
         check_trace(self.config)
         self.c = float(c)
         self.lambda0 = begin.record.lambda0
+        self.unit = begin.record.unit_lambda  # the curvature eta is measured in (--lr-unit)
         self.sink = sink
         self.flush_seconds = float(flush_seconds)
         self.on_measure = on_measure
-        self.eta = self.c / self.lambda0 if resume is None else float(resume[0].eta)
-        self.eta_at = schedule.learning_rates(problem, self.eta, self.lambda0, self.config.steps)
+        self.eta = self.c / self.unit if resume is None else float(resume[0].eta)
+        self.eta_at = schedule.learning_rates(problem, self.eta, self.unit, self.config.steps)
         registration = problem.registrations["optimizer"]
         self._optimizer_factory = registration.load()
         self._optimizer_name = registration.name
