@@ -256,7 +256,18 @@ def test_mismatched_lengths_are_a_value_error():
 
 def test_the_rules_are_parameters():
     strict = Rules(eos_enter=(0.95, 1.05), eos_stay=(0.9, 1.1))
-    sharp = 2.0 * 0.85 * np.ones(T.size)
+    sharp = 2.0 * 0.85 * (1 + 0.05 * (-1.0) ** np.arange(T.size))  # oscillating at 0.85
     assert names(label(STEPS, sharp, THRESHOLD)) == [EDGE_OF_STABILITY]
     assert names(label(STEPS, sharp, THRESHOLD, rules=strict)) == [SATURATION]
     assert Regime("saturation", 1, 2).to_dict() == {"name": "saturation", "start": 1, "end": 2}
+
+
+def test_a_run_at_rest_below_the_threshold_is_not_at_the_edge_of_stability():
+    """Gradient descent that has converged at lambda = 0.89 * 2 / eta sits still: r does not
+    move and the loss falls to zero. That is saturation; the same level with the sharpness
+    oscillating, or the loss rising now and then, is the edge of stability."""
+    sharp = np.full(T.size, 2.0 * 0.89)
+    loss = 10.0 * np.exp(-T / 2000.0)
+    assert names(label(STEPS, sharp, THRESHOLD, loss=loss)) == [SATURATION]
+    bumpy = loss * (1 + 0.2 * (np.arange(T.size) % 7 == 0))
+    assert names(label(STEPS, sharp, THRESHOLD, loss=bumpy)) == [EDGE_OF_STABILITY]

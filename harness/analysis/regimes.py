@@ -73,6 +73,10 @@ class Rules:
     #: while r stays in ``eos_stay`` (hysteresis)
     eos_enter: tuple[float, float] = (0.8, 1.25)
     eos_stay: tuple[float, float] = (0.7, 1.43)
+    #: and only where the trajectory is not at rest: within the measurement's window r moves
+    #: by more than this factor, or the loss rises somewhere (a run that has converged below
+    #: the threshold, with r constant and the loss falling to zero, is saturation)
+    eos_motion: float = 1.01
     #: a top eigenvalue at or below this is numerically zero: not a measured curvature
     zero: float = 1e-6
 
@@ -153,7 +157,8 @@ def label(
     catapult = np.zeros(steps.size, dtype=bool)
     if loss_values is not None:
         catapult[1:] = loss_values[1:] > loss_values[0]
-    labels = _candidates(log_ratio, slope, catapult, rules)
+    moving = _moving(np.log(ratio), loss_values, half, rules)
+    labels = _candidates(log_ratio, slope, catapult, moving, rules)
     runs = _clean(labels, log_sharp, rules)
     regimes = _regimes(runs, labels, steps, log_sharp, catapult, rules)
     return Regimes(regimes, _eos_statistics(regimes, steps, ratio))
@@ -226,9 +231,31 @@ def _slopes(x: np.ndarray, y: np.ndarray, half: np.ndarray) -> np.ndarray:
     return np.where(spread > 1e-12, slope, 0.0)
 
 
+def _moving(
+    log_ratio: np.ndarray, loss: np.ndarray | None, half: np.ndarray, rules: Rules
+) -> np.ndarray:
+    """Whether the trajectory is in motion around each measurement: the raw r moves by more
+    than ``eos_motion`` within its window, or the loss rises between two of its measurements
+    (the edge of stability oscillates; a converged run sits still)."""
+    out = np.zeros(log_ratio.size, dtype=bool)
+    motion = math.log(rules.eos_motion)
+    for i, k in enumerate(half):
+        window = slice(max(i - k, 0), i + k + 1)
+        r = log_ratio[window]
+        r = r[np.isfinite(r)]
+        out[i] = r.size > 1 and float(r.max() - r.min()) > motion
+        if not out[i] and loss is not None:
+            out[i] = bool(np.any(np.diff(loss[window]) > 0))
+    return out
+
+
 # -- labelling --------------------------------------------------------------------------------
 def _candidates(
-    log_ratio: np.ndarray, slope: np.ndarray, catapult: np.ndarray, rules: Rules
+    log_ratio: np.ndarray,
+    slope: np.ndarray,
+    catapult: np.ndarray,
+    moving: np.ndarray,
+    rules: Rules,
 ) -> list[str]:
     """Each measurement's label before the minimum durations, in time order (the previous
     label gives the hysteresis)."""
@@ -236,12 +263,17 @@ def _candidates(
     stay = [math.log(v) for v in rules.eos_stay]
     labels: list[str] = []
     previous = ""
-    for r, g, up in zip(log_ratio, slope, catapult, strict=True):
+    for r, g, up, astir in zip(log_ratio, slope, catapult, moving, strict=True):
         defined = bool(np.isfinite(r))
         if up:
             now = _FAST
-        elif defined and (
-            enter[0] <= r <= enter[1] or (previous == EDGE_OF_STABILITY and stay[0] <= r <= stay[1])
+        elif (
+            defined
+            and astir
+            and (
+                enter[0] <= r <= enter[1]
+                or (previous == EDGE_OF_STABILITY and stay[0] <= r <= stay[1])
+            )
         ):
             now = EDGE_OF_STABILITY
         elif defined and r > enter[1]:
