@@ -18,8 +18,9 @@ class MSELoss:
         return 0.5 * (outputs - targets).square().mean()
 
     def encode_targets(self, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-        if num_classes == 1:  # a scalar-output regression target
-            return labels.to(torch.get_default_dtype()).reshape(-1, 1)
+        if num_classes == 1:  # a scalar-output regression target, in its own precision
+            dtype = labels.dtype if labels.is_floating_point() else torch.get_default_dtype()
+            return labels.to(dtype).reshape(-1, 1)
         return torch.nn.functional.one_hot(labels.long(), num_classes).to(torch.get_default_dtype())
 
 
