@@ -5,8 +5,8 @@ Public API (importing this package never imports torch):
 - ``hookimpl``: the marker plugin authors decorate their hook implementations with.
 - ``Option``: how a plugin declares one option of a component (``phasebench.options``).
 - ``sharpness(...)``: the top Hessian eigenvalue(s) of a loss for any ``torch.nn.Module``.
-- ``probe(...)``, ``sweep(...)``: the phase probe from Python, returning ``Results``
-  (``phasebench.api``, docs/api.md).
+- ``probe(...)``, ``sweep(...)``, ``trace(...)``: the phase probe and long runs from Python,
+  returning ``Results`` (``phasebench.api``, docs/api.md).
 - ``__version__``.
 """
 
@@ -23,7 +23,16 @@ from phasebench.options import Option
 if TYPE_CHECKING:  # pragma: no cover
     from phasebench.hessian.result import SharpnessResult
 
-__all__ = ["Option", "Results", "__version__", "hookimpl", "probe", "sharpness", "sweep"]
+__all__ = [
+    "Option",
+    "Results",
+    "__version__",
+    "hookimpl",
+    "probe",
+    "sharpness",
+    "sweep",
+    "trace",
+]
 
 
 def sharpness(*args: Any, **kwargs: Any) -> SharpnessResult:
@@ -57,6 +66,11 @@ probe.__class__ = _CallableProbe
 def sweep(**parameters: Any) -> Any:  # phasebench.api.Results
     """The probe over axes and seeds; see ``phasebench.api.sweep``."""
     return _api().sweep(**parameters)
+
+
+def trace(**parameters: Any) -> Any:  # phasebench.api.Results
+    """Long runs measured every K steps, their regimes labelled; see ``phasebench.api.trace``."""
+    return _api().trace(**parameters)
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""The Python API for notebooks: ``phasebench.probe(...)`` and ``phasebench.sweep(...)``.
+"""The Python API for notebooks: ``phasebench.probe(...)``, ``phasebench.sweep(...)`` and
+``phasebench.trace(...)``.
 
 They take the study parameters of ``phasebench.probe.parameters`` (the names a ``--config``
 file uses, and the command line's flags without dashes): ``model="fcn",
@@ -9,16 +10,17 @@ model_options={"width": 64}``, ``batch_size=128``, ``seeds=3``, ``c=[1, 2, 4]``,
 (``phasebench.probe.live``), runs with the ``local`` executor only, and the file that records it
 cannot be rerun from the file alone.
 
-Both go through ``phasebench.probe.study.plan`` and ``execute``, the pipeline of ``phasebench
-run`` and ``sweep``, and return a :class:`Results`: the file, its constants, its runs, tables
-and figures. (A trace is a third entry over the same pipeline when the trace engine lands.)
+``probe`` and ``sweep`` go through ``phasebench.probe.study.plan`` and ``execute``, the
+pipeline of ``phasebench run`` and ``sweep``; ``trace`` through ``phasebench.probe.trace_study``,
+that of ``phasebench trace``. Each returns a :class:`Results`: the file, its constants, runs
+and traces, tables and figures.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from phasebench.plugins import Components
     from phasebench.results.summary import PointSummary
 
-__all__ = ["Figures", "Results", "probe", "sweep"]
+__all__ = ["Figures", "Results", "probe", "sweep", "trace"]
 
 
 def probe(*, components: Components | None = None, **parameters: Any) -> Results:
@@ -59,28 +61,68 @@ def sweep(
     return _study(parameters, dict(axes or {}), executor, executor_options, components)
 
 
-def _study(
+def trace(
+    *,
+    steps: int | None = None,
+    every: int | None = None,
+    train_examples: int = 0,
+    components: Components | None = None,
+    **parameters: Any,
+) -> Results:
+    """Long runs of one point (``phasebench trace``): for each c of ``c`` (default 1) and seed,
+    ``steps`` steps (default 1,000) at eta = c / lambda0, measured every ``every`` steps
+    (default 20): loss, training loss, gradient norm, the top ``top_k`` eigenvalues, eta_t and
+    the optimizer's stability threshold, with the regimes labelled. ``train_examples``: train
+    on that many examples (a fixed class-balanced subset); ``batch_size="full"`` for
+    full-batch gradient descent. The results' ``traces`` are the file's ``TraceRecord``s."""
+    from phasebench.probe import trace_study
+    from phasebench.probe.paths import default_out
+    from phasebench.probe.trace_config import DEFAULT_EVERY, DEFAULT_STEPS, traced
+
+    for name in ("axes", "x_min", "x_max", "x_step", "search", "bisect_tol", "sharp_eps"):
+        if name in parameters:
+            raise ParameterError(f"trace takes no {name}: it runs the values of c given", name)
+    parameters["steps"] = DEFAULT_STEPS if steps is None else steps
+    session, params, configs = _prepared(parameters, {}, "local", components)
+    every = DEFAULT_EVERY if every is None else every
+    traces = [
+        traced(config, every=every, top_k=params["top_k"], train_examples=train_examples).with_c(c)
+        for config in configs
+        for c in params["c"] or (1.0,)
+    ]
+    out = params["out"]
+    planned = trace_study.plan(
+        traces,
+        out if out is not None else default_out(f"trace-{params['model']}"),
+        session,
+        resume=params["resume"],
+        data_dir=params["data_dir"],
+        make_dirs=out is None,
+    )
+    outcome = trace_study.execute(planned, session)
+    return Results(Path(outcome.path), (), outcome.done, outcome.failed, list(outcome.errors))
+
+
+def _prepared(
     given: Mapping[str, Any],
     axes: dict[str, Sequence[Any]],
     executor: str,
-    executor_options: Mapping[str, Any] | None,
     components: Components | None,
-) -> Results:
+) -> tuple[Components, dict[str, Any], list]:
+    """The session's registries (live objects registered), the study parameters and the
+    configurations they describe; unknown names and bad values: one line."""
     from phasebench import plugins
-    from phasebench.probe import live, parameters, study
-    from phasebench.probe.paths import default_out
+    from phasebench.probe import live, parameters
 
     parameters.check_known(given, [n for n in parameters.NAMES if n != parameters.AXES])
     session = live.session(components if components is not None else plugins.components())
     params = {**parameters.defaults(), **given}
     for name in parameters.COMPONENTS:
         params[name] = _named(session, name, params[name])
-    axes = {
+    params["axes"] = {
         key: [_named(session, key, v) for v in values] if key in parameters.COMPONENTS else values
         for key, values in parameters.check_axes(axes).items()
     }
-    params["axes"] = axes
-    search = parameters.search_of(params)
     configs = parameters.configs(session, params)
     uses_live = any(
         live.is_live(getattr(config, name).name)
@@ -94,10 +136,24 @@ def _study(
             "(or register the object in a plugin, docs/plugins.md)",
             "executor",
         )
+    return session, params, configs
+
+
+def _study(
+    given: Mapping[str, Any],
+    axes: dict[str, Sequence[Any]],
+    executor: str,
+    executor_options: Mapping[str, Any] | None,
+    components: Components | None,
+) -> Results:
+    from phasebench.probe import parameters, study
+    from phasebench.probe.paths import default_out
+
+    session, params, configs = _prepared(given, axes, executor, components)
     out = params["out"]
     planned = study.plan(
         configs,
-        search,
+        parameters.search_of(params),
         out if out is not None else default_out(str(params["model"])),
         session,
         resume=params["resume"],
@@ -112,7 +168,11 @@ def _study(
         with registration.load()(**options) as pool:
             outcome = study.execute(planned, session, pool)
     return Results(
-        Path(outcome.path), tuple(axes), outcome.done, outcome.failed, list(outcome.errors)
+        Path(outcome.path),
+        tuple(params["axes"]),
+        outcome.done,
+        outcome.failed,
+        list(outcome.errors),
     )
 
 
@@ -215,17 +275,16 @@ class Results:
         return out
 
     def to_pandas(self, table: str = "runs") -> Any:
-        """A tidy table of the file as a pandas DataFrame (``pip install 'phasebench[pandas]'``).
+        """A tidy table of the file as a pandas DataFrame (``phasebench.results.to_pandas``:
+        ``runs``, ``steps``, ``constants``, ``points``, ``traces``; docs/results.md)."""
+        from phasebench.results import to_pandas
 
-        Until ``phasebench.results.to_pandas`` (the export) is installed, only the ``runs``
-        table: one row per run with its configuration's protocol fields and axis values, c, eta,
-        lambda0, L0 and whether it diverged."""
-        from phasebench import results
+        return to_pandas(self.path, table=table)
 
-        export: Callable[..., Any] | None = getattr(results, "to_pandas", None)
-        if export is not None:
-            return export(self.path, table=table)
-        return _runs_frame(self, table)
+    @property
+    def traces(self) -> list[Any]:
+        """The file's traces (``phasebench.trace``), as ``TraceRecord``s."""
+        return self.loaded.traces
 
     def plot(self, x: str | None = None, sharp_eps: float | None = None) -> Figures:
         """Every figure ``phasebench plot`` writes, as matplotlib figures (not saved).
@@ -234,42 +293,3 @@ class Results:
         from phasebench.plotting.files import figures
 
         return Figures(figure for _, figure in figures(self.loaded, sharp_eps, x=x))
-
-
-def _runs_frame(results: Results, table: str) -> Any:
-    """The minimal runs table, until the export lands (``Results.to_pandas``)."""
-    from phasebench.config import value_at
-
-    if table != "runs":
-        raise ParameterError(
-            f"table {table!r} needs phasebench's export (phasebench.results.to_pandas); this "
-            "version has the runs table only",
-            "table",
-        )
-    try:
-        import pandas
-    except ImportError:
-        raise ParameterError(
-            "to_pandas needs pandas: pip install 'phasebench[pandas]'", "table"
-        ) from None
-    from phasebench.probe.parameters import SWEEPABLE
-
-    rows = []
-    for run in results.runs:
-        config = run["config"]
-        rows.append(
-            {
-                "run_id": run["run_id"],
-                "scan_id": run["scan_id"],
-                **{key: value_at(config, key) for key in results.axes},
-                **{name: config.get(name) for name in SWEEPABLE},
-                "seed": config["seed"],
-                "sgd_seed": config["sgd_seed"],
-                "c": run["c"],
-                "eta": run["eta"],
-                "lambda0": run["lambda0"],
-                "loss0": run["loss0"],
-                "diverged": bool(run["diverged"]),
-            }
-        )
-    return pandas.DataFrame(rows)

@@ -198,7 +198,7 @@ def test_the_probe_measures_through_the_entry_point_with_the_registries_it_is_gi
         sharpness_batch=lambda: (x, y),
         loss=half_mse,
         dtype=torch.float64,
-        config=SimpleNamespace(estimator=ComponentSpec.of("light-power", {"steps": 40})),
+        config=SimpleNamespace(estimator=ComponentSpec.of("light-power", {"steps": 40}), top_k=1),
         components=plugins.load_components(),  # no light-power here
     )
     generator = torch.Generator().manual_seed(0)

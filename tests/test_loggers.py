@@ -172,7 +172,7 @@ def test_plot_hands_its_figures_to_the_loggers(tmp_path, monkeypatch):
 
     pngs = [tmp_path / "trajectories.png", tmp_path / "phases.png"]
 
-    def plot_file(path, out_dir=None, sharp_eps=None, all_scans=False):
+    def plot_file(path, out_dir=None, sharp_eps=None, all_scans=False, **options):
         assert Path(path) == copy
         for png in pngs:
             _write_png(png)

@@ -170,6 +170,8 @@ def _protocol_value(key: str, value: Any, where: str) -> Any:
     kind = type(default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is tuple and isinstance(value, list):  # a list from a TOML or JSON file
+        return tuple(value)
     if not isinstance(value, kind) or isinstance(value, bool) is not isinstance(default, bool):
         noun = {int: "an integer", float: "a number", str: "a string"}.get(kind, kind.__name__)
         raise ParameterError(f"{where}: {key} must be {noun}, got {value!r}", key)

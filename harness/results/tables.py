@@ -9,10 +9,13 @@ tables, their columns and their meanings are listed in docs/results.md:
   lambda0, L0, diverged, diverged_step, its phase and the constants of its scan;
 - ``steps``: one row per run and step t = 0..T: loss, batch_loss, sharpness, hvps, converged;
 - ``constants``: one row per scan and constant: value, status, lower_bound;
-- ``points``: one row per point and constant: the aggregate over its seeds.
+- ``points``: one row per point and constant: the aggregate over its seeds;
+- ``traces``: one row per trace (``phasebench trace``): its configuration, c, eta, whether it
+  diverged, the EoS statistics and the start and end of each regime;
+- ``trace_steps``: one row per trace and measurement: step, loss, train_loss, grad_norm, the
+  top-k eigenvalues, eta_t, the threshold, lambda / threshold and the regime it is in.
 
-Each table is one function of the loaded file in ``TABLES``; a new record type (a trace) adds
-its table the same way.
+Each table is one function of the loaded file in ``TABLES``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 
 from phasebench.analysis.labels import config_columns, point_label
 from phasebench.analysis.phases import NAMES, STATUSES, phase_of
+from phasebench.analysis.regimes import NAMES as REGIMES
 from phasebench.errors import UsageError
 from phasebench.results.reader import load
 from phasebench.results.summary import (
@@ -198,11 +202,74 @@ def points_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
     return out
 
 
+def _trace_keys(trace: Any) -> Row:
+    return {"trace_id": trace.trace_id, "scan_id": trace.scan_id, "c": float(trace.c)}
+
+
+def traces_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
+    """One row per trace: its configuration, target eta, outcome, EoS statistics (``eos_*``)
+    and each regime's first and last step (``<regime>_start``, ``<regime>_end``; nan when the
+    trace does not show it)."""
+    out = []
+    for trace in sorted(loaded.get("traces") or (), key=lambda t: (t.scan_id, t.c, t.trace_id)):
+        row = {
+            **_trace_keys(trace),
+            **config_columns(trace.config, leave_out=("c",)),
+            "eta": float(trace.eta),
+            "steps_done": int(trace.steps_done),
+            "diverged": bool(trace.diverged),
+            "diverged_step": int(trace.diverged_step),
+            "threshold_kind": trace.threshold_kind,
+            "seconds": float(trace.seconds),
+        }
+        for key in ("mean", "spread", "start", "end", "measurements"):
+            row[f"eos_{key}"] = _finite_or_nan(trace.eos.get(key, math.nan))
+        for name in REGIMES:
+            found = [r for r in trace.regimes if r["name"] == name]
+            row[f"{name}_start"] = float(found[0]["start"]) if found else math.nan
+            row[f"{name}_end"] = float(found[-1]["end"]) if found else math.nan
+        out.append(row)
+    return out
+
+
+def trace_steps_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
+    """One row per trace and measurement: the measured arrays (``sharpness`` the top
+    eigenvalue, ``sharpness_2`` ... the next ones), ``ratio`` = sharpness / threshold (1 at the
+    threshold) and ``regime`` (None outside every regime)."""
+    out = []
+    for trace in sorted(loaded.get("traces") or (), key=lambda t: (t.scan_id, t.c, t.trace_id)):
+        sharp = np.asarray(trace.sharpness, dtype=float).reshape(len(trace.measured_step), -1)
+        for m, step in enumerate(np.asarray(trace.measured_step).tolist()):
+            regime = next(
+                (r["name"] for r in trace.regimes if r["start"] <= step <= r["end"]), None
+            )
+            threshold = float(trace.threshold[m])
+            row = {
+                **_trace_keys(trace),
+                "step": int(step),
+                "loss": float(trace.loss[m]),
+                "train_loss": float(trace.train_loss[m]),
+                "grad_norm": float(trace.grad_norm[m]),
+                "sharpness": float(sharp[m, 0]),
+                **{f"sharpness_{j + 1}": float(sharp[m, j]) for j in range(1, sharp.shape[1])},
+                "hvps": int(trace.hvps[m]),
+                "converged": bool(trace.converged[m]),
+                "eta_t": float(trace.eta_t[m]),
+                "threshold": threshold,
+                "ratio": float(sharp[m, 0]) / threshold if threshold > 0 else math.nan,
+                "regime": regime,
+            }
+            out.append(row)
+    return out
+
+
 TABLES: dict[str, Callable[..., list[Row]]] = {
     "runs": runs_rows,
     "steps": steps_rows,
     "constants": constants_rows,
     "points": points_rows,
+    "traces": traces_rows,
+    "trace_steps": trace_steps_rows,
 }
 
 

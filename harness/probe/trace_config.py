@@ -1,0 +1,30 @@
+"""A trace's configuration: a probe configuration with the settings of a long run, the one
+place the CLI (``phasebench trace``, ``sweep --trace``) and the Python API
+(``phasebench.trace``) make it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from phasebench.config import ProbeConfig
+
+#: The steps and the measurement period a trace runs unless told.
+DEFAULT_STEPS = 1000
+DEFAULT_EVERY = 20
+
+
+def traced(
+    base: ProbeConfig, *, every: int, top_k: int, train_examples: int, steps: int | None = None
+) -> ProbeConfig:
+    """``base`` with a trace's settings. The fixed sharpness and loss batches are at most the
+    training examples: with ``train_examples`` N they default to all N."""
+    config = replace(base, every=every, top_k=top_k, train_examples=train_examples)
+    if steps is not None:
+        config = replace(config, steps=steps)
+    if train_examples > 0:
+        config = replace(
+            config,
+            sharpness_examples=min(config.sharpness_examples, train_examples),
+            loss_examples=min(config.loss_examples, train_examples),
+        )
+    return config
