@@ -73,7 +73,7 @@ def trace(
     ``steps`` steps (default 1,000) at eta = c / lambda0, measured every ``every`` steps
     (default 20): loss, training loss, gradient norm, the top ``top_k`` eigenvalues, eta_t and
     the optimizer's stability threshold, with the regimes labelled. ``train_examples``: train
-    on that many examples (a fixed class-balanced subset); ``batch_size="full"`` for
+    on that many examples (a fixed class-balanced subset); ``full_batch=True`` for
     full-batch gradient descent. The results' ``traces`` are the file's ``TraceRecord``s."""
     from phasebench.probe import trace_study
     from phasebench.probe.paths import default_out

@@ -178,3 +178,34 @@ def test_to_pandas_without_pandas_names_the_extra(monkeypatch):
         MissingExtraError, match=r"to_pandas needs pandas: pip install 'phasebench\[pandas\]'"
     ):
         to_pandas(FULL)
+
+
+def test_phasebench_trace_returns_its_traces_and_their_tables(tmp_path):
+    """The notebook API's trace runs the trace pipeline; the export reads its records back."""
+    import phasebench
+
+    results = phasebench.trace(
+        model="uv",
+        model_options={"width": 16},
+        dataset="single-example",
+        dataset_options={"y": 2.0},
+        init="lecun",
+        full_batch=True,
+        sharpness_examples=1,
+        loss_examples=1,
+        dtype="float64",
+        c=[0.5, 1.0],
+        steps=30,
+        every=5,
+        out=str(tmp_path / "t.h5"),
+    )
+    traces = sorted(results.traces, key=lambda t: t.c)
+    assert [t.c for t in traces] == [0.5, 1.0] and all(t.finished for t in traces)
+    table = results.to_pandas("traces").sort_values("c")
+    assert table["trace_id"].tolist() == [t.trace_id for t in traces]
+    assert table["model.width"].tolist() == [16, 16] and table["dataset.y"].tolist() == [2.0, 2.0]
+    steps = results.to_pandas("trace_steps")
+    assert len(steps) == sum(len(t.measured_step) for t in traces) == 14
+    first = steps[steps.trace_id == traces[0].trace_id].sort_values("step")
+    np.testing.assert_array_equal(first["loss"], traces[0].loss)
+    np.testing.assert_allclose(first["ratio"], traces[0].sharpness[:, 0] / traces[0].threshold)
