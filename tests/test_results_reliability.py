@@ -235,7 +235,9 @@ def test_a_writer_waits_for_the_lock_with_a_message_and_times_out_in_one_line(tm
         writer = None
         with pytest.raises(LockTimeoutError, match="another process has been writing"):
             writer = ResultsWriter(path, lock_timeout=0.3, on_wait=said.append)
-        assert writer is None and said == [f"waiting for another writer of {path} ..."]
+        assert writer is None and said == [
+            f"waiting for another writer in {tmp_path} (the folder's lock; r.h5 is next) ..."
+        ]
         threading.Timer(0.5, fcntl.flock, (fd, fcntl.LOCK_UN)).start()
         said.clear()
         ResultsWriter(path, lock_timeout=30, on_wait=said.append).write_run(run)

@@ -142,7 +142,10 @@ class ResultsWriter:
                             "when it is done"
                         ) from None
                     if not told and self.on_wait is not None:
-                        self.on_wait(f"waiting for another writer of {self.path} ...")
+                        self.on_wait(
+                            f"waiting for another writer in {self.path.parent} (the folder's "
+                            f"lock; {self.path.name} is next) ..."
+                        )
                         told = True
                     time.sleep(0.05)
                 except OSError:  # a file system without flock: writers are not serialized
