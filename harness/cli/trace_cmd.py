@@ -31,7 +31,7 @@ from phasebench.cli.trace_options import (
 commands = typer.Typer()
 
 #: The probe's options a trace has no use for (the grid of c and its search), sets itself, or
-#: does not measure yet (the probe's per-step extras and its batched engine).
+#: does not support yet (the probe's per-step extras, its batched engine, the loggers).
 NOT_TRACE = (
     "x_min",
     "x_max",
@@ -47,6 +47,7 @@ NOT_TRACE = (
     "per_layer",
     "smallest",
     "engine",
+    "logger",
 )
 #: A progress line at most this often per trace (seconds), and at its end.
 PROGRESS_SECONDS = 5.0
