@@ -171,6 +171,9 @@ def register_loggers(register):
     - ``log_constants(scan, constants)``: the scan's constants, name -> ``Constant``
       (``value``, ``status``, ``lower_bound``), when the scan completes;
     - ``log_figure(path)``: a PNG made from the file (``phasebench plot --logger``);
+    - ``log_trace(trace)`` (optional: a logger without it is not told of traces): a finished
+      or diverged ``TraceRecord`` of ``phasebench trace`` / ``sweep --trace``, once;
+      ``phasebench.results.tables.trace_values`` gives its series by measured step;
     - ``close()``: once, at the end.
 
     Any exception a call raises is reported once in one line and the logger is not called

@@ -420,3 +420,43 @@ def test_a_process_executor_sweep_is_logged_by_the_driver_once_per_run(tmp_path)
     run_ids = [line["run_id"] for line in lines if line["record"] == "run"]
     stored = [rid for scan in load(out)["scans"].values() for rid in scan["runs"]]
     assert sorted(run_ids) == sorted(stored) and len(set(run_ids)) == len(run_ids)
+
+
+def test_a_trace_is_logged_once_by_the_driver_and_reads_back_from_each_tracker(
+    tmp_path, monkeypatch
+):
+    """``phasebench trace --logger ...``: each finished trace reaches every tracker once, after
+    it is in the file: a jsonl line, TensorBoard scalars by measured step, an MLflow run."""
+    pytest.importorskip("mlflow")
+    pytest.importorskip("tensorboard")
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from phasebench.results.tables import trace_values
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = (tmp_path / "mlruns").as_uri()
+    out = tmp_path / "t.h5"
+    args = ["trace", "--model", "uv", "--width", "16", "--dataset", "single-example", "--y", "2"]
+    args += ["--init", "lecun", "--dtype", "float64", "--batch-size", "full", "--c", "1"]
+    args += ["--sharpness-examples", "1", "--loss-examples", "1", "--steps", "30", "--every"]
+    args += ["5", "--out", str(out), "--logger", "jsonl", "--logger", "tensorboard"]
+    args += ["--logger", "mlflow", "--tracking-uri", uri]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    (trace,) = load(out).traces
+    lines = [json.loads(line) for line in out.with_suffix(".jsonl").read_text().splitlines()]
+    assert [line["record"] for line in lines] == ["start", "trace", "end"]
+    assert lines[1]["trace_id"] == trace.trace_id and lines[1]["loss"] == trace.loss.tolist()
+    (folder,) = {p.parent for p in (tmp_path / "tensorboard").rglob("events.out.*")}
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    steps = trace.measured_step.tolist()
+    for name, values in trace_values(trace).items():
+        got = {e.step: e.value for e in events.Scalars(name)}
+        assert got == pytest.approx(dict(zip(steps, values.tolist(), strict=True)), rel=1e-6), name
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("phasebench").experiment_id])
+    assert run.data.tags["phasebench.trace_id"] == trace.trace_id
+    history = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "sharpness")}
+    assert history == pytest.approx(dict(zip(steps, trace.sharpness[:, 0].tolist(), strict=True)))

@@ -152,8 +152,8 @@ def sweep(
         traces = [
             traced(cfg, **settings).with_c(c) for cfg in configs for c in params["c"] or (1.0,)
         ]
-        _sweep_traces(params, components, traces, executor_registration, executor_options,
-                      flush_seconds)  # fmt: skip
+        _sweep_traces(ctx, params, components, traces, executor_registration,
+                      executor_options, flush_seconds)  # fmt: skip
         return
     with flag_names():
         planned = study.plan(
@@ -177,7 +177,7 @@ def sweep(
         )
 
 
-def _sweep_traces(params, components, traces, registration, executor_options, flush_seconds):
+def _sweep_traces(ctx, params, components, traces, registration, executor_options, flush_seconds):
     """``sweep --trace``: a trace of every configuration and c, through the executor."""
     from phasebench.cli.trace_cmd import run_traces
     from phasebench.probe import trace_study
@@ -192,8 +192,9 @@ def _sweep_traces(params, components, traces, registration, executor_options, fl
             make_dirs=params["out"] is None,
             flush_seconds=flush_seconds,
         )
+    loggers = open_loggers(ctx, components, planned.out)
     with registration.load()(**executor_options) as pool:
-        outcome = run_traces(planned, components, pool)
+        outcome = run_traces(planned, components, pool, loggers)
     if outcome.failed and not outcome.done:
         raise PhasebenchError(
             f"every trace failed ({outcome.failed} of {outcome.failed}; the last: "

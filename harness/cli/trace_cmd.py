@@ -14,6 +14,7 @@ from phasebench.cli.probe_options import (
     ProbeArgs,
     component_options_help,
     flag_names,
+    open_loggers,
     probe_command,
     study_parameters,
 )
@@ -31,7 +32,7 @@ from phasebench.cli.trace_options import (
 commands = typer.Typer()
 
 #: The probe's options a trace has no use for (the grid of c and its search), sets itself, or
-#: does not support yet (the probe's per-step extras, its batched engine, the loggers).
+#: does not measure yet (the probe's per-step extras and its batched engine).
 NOT_TRACE = (
     "x_min",
     "x_max",
@@ -47,7 +48,6 @@ NOT_TRACE = (
     "per_layer",
     "smallest",
     "engine",
-    "logger",
 )
 #: A progress line at most this often per trace (seconds), and at its end.
 PROGRESS_SECONDS = 5.0
@@ -92,7 +92,7 @@ def trace(
             make_dirs=params["out"] is None,
             flush_seconds=flush_seconds,
         )
-    outcome = run_traces(planned, components)
+    outcome = run_traces(planned, components, loggers=open_loggers(ctx, components, planned.out))
     if outcome.failed:
         raise PhasebenchError(
             f"{outcome.failed} of {outcome.failed + outcome.done} traces failed "
@@ -132,8 +132,9 @@ def progress_line(config, record) -> str:
     )
 
 
-def run_traces(planned, components, executor=None):
-    """Run a planned trace study with progress lines, then say what the file holds."""
+def run_traces(planned, components, executor=None, loggers=None):
+    """Run a planned trace study with progress lines, then say what the file holds;
+    ``loggers`` are told of each finished trace."""
     from rich.console import Console
 
     from phasebench.probe import trace_study
@@ -162,6 +163,7 @@ def run_traces(planned, components, executor=None):
         writer=writer,
         on_measure=lines.on_measure if executor is None else None,
         on_outcome=report,
+        loggers=loggers,
     )
     Console().print(
         f"{outcome.done} traces done, {outcome.failed} failed, {outcome.skipped} skipped; "

@@ -60,6 +60,9 @@ class Logger(Protocol):
 
     def close(self) -> None: ...
 
+    # optional (added with traces; a logger without it is simply not told of traces):
+    # def log_trace(self, trace: TraceRecord) -> None: ...
+
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
@@ -68,6 +71,10 @@ def _first_line(exc: BaseException) -> str:
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+#: Calls a logger may lack (added after the first loggers were written): it is not told.
+OPTIONAL = frozenset({"log_trace"})
 
 
 class Loggers:
@@ -94,6 +101,8 @@ class Loggers:
     def _call(self, method: str, *args: Any) -> None:
         for entry in list(self._live):
             name, logger = entry
+            if method in OPTIONAL and not hasattr(logger, method):
+                continue
             try:
                 getattr(logger, method)(*args)
             except Exception as exc:  # any failure of a tracker: reported, never the study's
@@ -134,6 +143,10 @@ class Loggers:
 
     def log_figure(self, path: Path) -> None:
         self._call("log_figure", Path(path))
+
+    def log_trace(self, trace) -> None:
+        """A finished (or diverged) trace, once, after it is in the file."""
+        self._call("log_trace", trace)
 
     def close(self) -> None:
         if not self._closed:

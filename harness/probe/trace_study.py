@@ -191,16 +191,31 @@ def execute(
     writer=None,
     on_measure: Callable[[TraceTask, TraceRecord], None] | None = None,
     on_outcome: Callable[[Outcome], None] = lambda outcome: None,
+    loggers=None,
 ) -> TraceOutcome:
     """Run a planned trace study through a started ``executor`` (None: ``local``, here) into
-    its file. A failed trace is recorded under /failures; the others finish."""
+    its file. A failed trace is recorded under /failures; the others finish. ``loggers``
+    (``phasebench.probe.loggers.Loggers``) are told of each finished trace by this driver,
+    after it is in the file."""
     if executor is None:
         with local_executor(components, retries=0, single_thread=False) as here:
             return execute(
                 study, components, here, writer=writer, on_measure=on_measure,
-                on_outcome=on_outcome,
+                on_outcome=on_outcome, loggers=loggers,
             )  # fmt: skip
     writer = writer or open_file(study)
+    if loggers:
+        from phasebench.probe.loggers import StudyInfo
+
+        loggers.start(StudyInfo(Path(study.out), len(study.tasks), study.skipped))
+    try:
+        return _execute(study, components, executor, writer, on_measure, on_outcome, loggers)
+    finally:
+        if loggers:
+            loggers.close()
+
+
+def _execute(study, components, executor, writer, on_measure, on_outcome, loggers):
     finished: set[str] = set()  # written whole by the sink (this process's traces)
 
     def sink(record: TraceRecord, blob: bytes | None) -> None:
@@ -215,6 +230,8 @@ def execute(
         if outcome.ok:
             if outcome.value.trace_id not in finished:  # a worker's arrives here, whole
                 writer.write_trace(outcome.value, None)
+            if loggers:
+                loggers.log_trace(outcome.value)
             result.done += 1
             result.traces.append(outcome.value)
         else:

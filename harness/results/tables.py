@@ -202,6 +202,25 @@ def points_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
     return out
 
 
+def trace_values(trace: Any) -> dict[str, np.ndarray]:
+    """A trace's per-measurement series by name (loss, train_loss, grad_norm, sharpness (the
+    top eigenvalue), eta_t, threshold, ratio = sharpness / threshold), each aligned on
+    ``trace.measured_step``: what the loggers record of a trace."""
+    sharp = np.asarray(trace.sharpness, dtype=float).reshape(len(trace.measured_step), -1)[:, 0]
+    threshold = np.asarray(trace.threshold, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(threshold > 0, sharp / threshold, np.nan)
+    return {
+        "loss": np.asarray(trace.loss, dtype=float),
+        "train_loss": np.asarray(trace.train_loss, dtype=float),
+        "grad_norm": np.asarray(trace.grad_norm, dtype=float),
+        "sharpness": sharp,
+        "eta_t": np.asarray(trace.eta_t, dtype=float),
+        "threshold": threshold,
+        "ratio": ratio,
+    }
+
+
 def _trace_keys(trace: Any) -> Row:
     return {"trace_id": trace.trace_id, "scan_id": trace.scan_id, "c": float(trace.c)}
 

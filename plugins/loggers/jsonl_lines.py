@@ -1,4 +1,5 @@
-"""The ``jsonl`` logger: one JSON line per record (start, scan, run, constants, figure, end),
+"""The ``jsonl`` logger: one JSON line per record (start, scan, run, constants, figure, trace,
+end),
 appended to ``<results>.jsonl``; arrays as lists, non-finite numbers as null. Flushed line by
 line, so another tool can follow the file as the study runs."""
 
@@ -39,6 +40,9 @@ class JsonlLogger:
 
     def log_figure(self, path: Path) -> None:
         self._write("figure", {"path": str(path)})
+
+    def log_trace(self, trace) -> None:
+        self._write("trace", dataclasses.asdict(trace))
 
     def close(self) -> None:
         if self._file is not None:

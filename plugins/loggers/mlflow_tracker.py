@@ -8,7 +8,10 @@ run per c (params: the configuration and c; metrics ``loss``, ``batch_loss``, ``
 Tags ``phasebench.scan_id``, ``phasebench.run_id``, ``phasebench.point_id`` and
 ``phasebench.results`` tie each back to the HDF5 file; a resumed study adds its runs to the
 scan's existing MLflow run. Figures (``phasebench plot --logger mlflow``) are artifacts of a
-run named after the results file.
+run named after the results file. A trace is a run of its own (tag ``phasebench.trace_id``;
+params: the configuration and c; metrics: ``phasebench.results.tables.trace_values`` at each
+measured step, the EoS statistics ``eos_mean``, ``eos_spread``, and each regime's start as
+``<regime>_start``).
 
 By default the runs go to ``sqlite:///<results folder>/mlflow.db`` with artifacts in
 ``<results folder>/mlartifacts`` (``mlflow ui --backend-store-uri sqlite:///mlflow.db`` there
@@ -22,7 +25,7 @@ import time
 from pathlib import Path
 
 from phasebench.extras import require
-from phasebench.results.tables import step_values
+from phasebench.results.tables import step_values, trace_values
 from phasebench_builtins.loggers.naming import finite, parameters, run_name, scan_name
 
 PARENT = "mlflow.parentRunId"
@@ -121,6 +124,22 @@ class MlflowLogger:
         params = {**parameters(run.config), "c": run.c}
         self._batch(child.info.run_id, metrics, params)
         self.client.set_terminated(child.info.run_id, status="FINISHED")
+
+    def log_trace(self, trace) -> None:
+        tags = self._tags(record="trace", trace_id=trace.trace_id, scan_id=trace.scan_id)
+        name = f"trace {scan_name(trace.config)} {run_name(trace.c)}"
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=name)
+        steps = [int(step) for step in trace.measured_step]
+        metrics = [
+            (key, value, step)
+            for key, values in trace_values(trace).items()
+            for step, value in zip(steps, values.tolist(), strict=True)
+        ]
+        metrics += [(f"eos_{k}", trace.eos.get(k, math.nan), 0) for k in ("mean", "spread")]
+        metrics += [(f"{r['name']}_start", r["start"], 0) for r in trace.regimes]
+        self._batch(run.info.run_id, metrics, {**parameters(trace.config), "c": trace.c})
+        status = "FAILED" if trace.diverged else "FINISHED"
+        self.client.set_terminated(run.info.run_id, status=status)
 
     def log_constants(self, scan, constants) -> None:
         parent = self._parents[scan.scan_id]

@@ -5,7 +5,10 @@ folder and each of its runs a run folder ``<scan>/c=<c>``, with the scalars ``lo
 ``batch_loss``, ``sharpness``, ``loss_ratio`` (L_t / L0), ``sharpness_ratio``
 (lambda_t / lambda0), ``hvps`` and ``converged`` at step t = 0..T. The scan's own folder holds
 ``lambda0``, ``L0``, and each found constant (``c_loss``, ...) or its lower bound
-(``c_max_lower_bound``) at step 0, with the configuration and every status as text."""
+(``c_max_lower_bound``) at step 0, with the configuration and every status as text. A trace
+is a run folder ``trace <scan>/c=<c>`` with ``phasebench.results.tables.trace_values``'
+scalars (``loss``, ``train_loss``, ``grad_norm``, ``sharpness``, ``eta_t``, ``threshold``,
+``ratio``) at each measured step, its regimes as text."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import math
 from pathlib import Path
 
 from phasebench.extras import require
-from phasebench.results.tables import step_values
+from phasebench.results.tables import step_values, trace_values
 from phasebench_builtins.loggers.naming import finite, parameters, run_name, scan_name
 
 RATIOS = {"loss": "loss_ratio", "sharpness": "sharpness_ratio"}
@@ -67,6 +70,19 @@ class TensorBoardLogger:
                         writer.add_scalar(RATIOS[name], value / reference[name], t)
             writer.add_scalar("eta", float(run.eta), 0)
             writer.add_scalar("diverged", float(run.diverged), 0)
+        finally:
+            writer.close()
+
+    def log_trace(self, trace) -> None:
+        folder = self.root / _folder(f"trace {scan_name(trace.config)}") / run_name(trace.c)
+        writer = self._writer(folder)
+        try:
+            steps = [int(step) for step in trace.measured_step]
+            for name, values in trace_values(trace).items():
+                for step, value in zip(steps, values.tolist(), strict=True):
+                    if math.isfinite(value):
+                        writer.add_scalar(name, value, step)
+            writer.add_text("regimes", json.dumps(trace.regimes), 0)
         finally:
             writer.close()
 
