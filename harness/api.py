@@ -35,15 +35,23 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Figures", "Results", "probe", "sweep", "trace"]
 
 
-def probe(*, components: Components | None = None, **parameters: Any) -> Results:
+#: ``loggers=``: names (``["mlflow", "tensorboard"]``) or {name: options} of logger components
+#: (``--logger`` on the command line), told of every record as it is written.
+Loggers = Sequence[str] | Mapping[str, Mapping[str, Any]] | None
+
+
+def probe(
+    *, components: Components | None = None, loggers: Loggers = None, **parameters: Any
+) -> Results:
     """The phase probe of one point over its seeds and values of c (``phasebench run``).
 
     ``parameters``: any of ``phasebench.probe.parameters.NAMES`` but ``axes`` (unknown names:
     one line). ``components``: the registries to use (default: the installed plugins'; a
-    ``plugins.load_components(extra_plugins=...)`` for plugins of the session)."""
+    ``plugins.load_components(extra_plugins=...)`` for plugins of the session). ``loggers``:
+    experiment trackers told of every record (``{"mlflow": {"tracking_uri": ...}}``)."""
     if "axes" in parameters:
         raise ParameterError("probe takes no axes; use phasebench.sweep(axes=...)", "axes")
-    return _study(parameters, {}, "local", None, components)
+    return _study(parameters, {}, "local", None, components, loggers)
 
 
 def sweep(
@@ -52,13 +60,14 @@ def sweep(
     executor: str = "local",
     executor_options: Mapping[str, Any] | None = None,
     components: Components | None = None,
+    loggers: Loggers = None,
     **parameters: Any,
 ) -> Results:
     """The probe over every combination of ``axes`` ({key: values}: a protocol field such as
     ``batch_size``, a component such as ``optimizer``, or a component's option such as
     ``model.width``) and seeds, through an executor (``phasebench sweep``; ``local`` here by
     default, ``"process"`` with ``executor_options={"workers": 2}``)."""
-    return _study(parameters, dict(axes or {}), executor, executor_options, components)
+    return _study(parameters, dict(axes or {}), executor, executor_options, components, loggers)
 
 
 def trace(
@@ -67,6 +76,7 @@ def trace(
     every: int | None = None,
     train_examples: int = 0,
     components: Components | None = None,
+    loggers: Loggers = None,
     **parameters: Any,
 ) -> Results:
     """Long runs of one point (``phasebench trace``): for each c of ``c`` (default 1) and seed,
@@ -99,7 +109,7 @@ def trace(
         data_dir=params["data_dir"],
         make_dirs=out is None,
     )
-    outcome = trace_study.execute(planned, session)
+    outcome = trace_study.execute(planned, session, loggers=_loggers(session, loggers, planned.out))
     return Results(Path(outcome.path), (), outcome.done, outcome.failed, list(outcome.errors))
 
 
@@ -145,6 +155,7 @@ def _study(
     executor: str,
     executor_options: Mapping[str, Any] | None,
     components: Components | None,
+    loggers: Loggers = None,
 ) -> Results:
     from phasebench.probe import parameters, study
     from phasebench.probe.paths import default_out
@@ -162,11 +173,12 @@ def _study(
     )
     registration = session.get("executor", executor)
     options = registration.options(executor_options or {})
+    told = _loggers(session, loggers, planned.out)
     if executor == "local" and not executor_options:
-        outcome = study.execute(planned, session)  # this process, every torch thread
+        outcome = study.execute(planned, session, loggers=told)  # here, every torch thread
     else:
         with registration.load()(**options) as pool:
-            outcome = study.execute(planned, session, pool)
+            outcome = study.execute(planned, session, pool, loggers=told)
     return Results(
         Path(outcome.path),
         tuple(params["axes"]),
@@ -174,6 +186,19 @@ def _study(
         outcome.failed,
         list(outcome.errors),
     )
+
+
+def _loggers(components: Components, loggers: Loggers, out: Path):
+    """The chosen loggers made for the study writing ``out`` (None when none was asked for);
+    an unknown logger or option, or a missing extra, is one line before any work."""
+    if not loggers:
+        return None
+    from phasebench.probe.loggers import build
+
+    if isinstance(loggers, str):
+        loggers = [loggers]
+    chosen = dict(loggers) if isinstance(loggers, Mapping) else {name: {} for name in loggers}
+    return build(components, chosen, out)
 
 
 def _named(components: Components, field_name: str, value: Any) -> Any:

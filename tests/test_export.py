@@ -198,6 +198,7 @@ def test_phasebench_trace_returns_its_traces_and_their_tables(tmp_path):
         steps=30,
         every=5,
         out=str(tmp_path / "t.h5"),
+        loggers=["jsonl"],
     )
     traces = sorted(results.traces, key=lambda t: t.c)
     assert [t.c for t in traces] == [0.5, 1.0] and all(t.finished for t in traces)
@@ -209,3 +210,5 @@ def test_phasebench_trace_returns_its_traces_and_their_tables(tmp_path):
     first = steps[steps.trace_id == traces[0].trace_id].sort_values("step")
     np.testing.assert_array_equal(first["loss"], traces[0].loss)
     np.testing.assert_allclose(first["ratio"], traces[0].sharpness[:, 0] / traces[0].threshold)
+    lines = (tmp_path / "t.jsonl").read_text().splitlines()
+    assert [line.split('"record": ')[1].split('"')[1] for line in lines].count("trace") == 2
