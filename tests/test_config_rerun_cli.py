@@ -130,3 +130,21 @@ def test_a_sweep_file_holds_axes_and_its_bad_axis_is_refused(tmp_path):
     config.write_text('executor = "local"\nwidths = [0]\n')  # --widths from a file is an axis too
     refused(invoke("sweep", *TINY, "--config", str(config), "--out", str(out)), "width must be")
     assert not out.exists()
+
+
+def test_a_config_file_chooses_loggers_and_a_bad_choice_is_one_line(tmp_path):
+    config = tmp_path / "p.toml"
+    config.write_text('loggers = ["jsonl"]\n')
+    done = invoke("run", *TINY, "--config", str(config), "--out", str(tmp_path / "r.h5"))
+    assert done.exit_code == 0, done.output
+    lines = (tmp_path / "r.jsonl").read_text().splitlines()
+    assert lines[0].startswith('{"record": "start"') and lines[-1] == '{"record": "end"}'
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    config.write_text(f'[loggers.jsonl]\npath = "{elsewhere}"\n')
+    done = invoke("run", *TINY, "--config", str(config), "--out", str(tmp_path / "s.h5"))
+    assert done.exit_code == 0, done.output
+    assert elsewhere.exists() and not (tmp_path / "s.jsonl").exists()
+    config.write_text("loggers = 3\n")
+    out = tmp_path / "never.h5"
+    refused(invoke("run", *TINY, "--config", str(config), "--out", str(out)), "loggers must be")
+    assert not out.exists()

@@ -372,7 +372,8 @@ def study_parameters(
     from phasebench.cli.loading import load_components
     from phasebench.probe.parameters import defaults
 
-    file = read_config(probe.config, file_keys, command) if probe.config else {}
+    allowed = (*file_keys, CONFIG_LOGGERS)
+    file = read_config(probe.config, allowed, command) if probe.config else {}
     params = defaults()
     params.update({key: value for key, value in file.items() if key in params})
     for name, _, _ in SHARED:
@@ -381,12 +382,37 @@ def study_parameters(
     _batch_size(params)
     components = load_components()
     names = {field: params[field] for field in _COMPONENT_FIELDS if params[field] is not None}
-    loggers = {f"logger.{name}": name for name in dict.fromkeys(probe.logger or ())}
+    from_file = _file_loggers(file.get(CONFIG_LOGGERS), probe.config)
+    chosen = dict.fromkeys([*from_file, *(probe.logger or ())])
+    loggers = {f"logger.{name}": name for name in chosen}
     typed = component_options(components, {**names, **loggers}, ctx.args, probe.opt or ())
-    ctx.meta[LOGGERS] = {name: typed.pop(role) for role, name in loggers.items()}
+    ctx.meta[LOGGERS] = {
+        name: {**from_file.get(name, {}), **typed.pop(role)} for role, name in loggers.items()
+    }
     for field, options in typed.items():
         params[f"{field}_options"] = {**(params[f"{field}_options"] or {}), **options}
     return components, params, file
+
+
+#: The key of a ``--config`` file that chooses loggers: a list of names, or a table of
+#: name -> options (``[loggers.mlflow]`` ``tracking_uri = "..."``); ``--logger`` adds to it.
+CONFIG_LOGGERS = "loggers"
+
+
+def _file_loggers(value: Any, path: Path | None) -> dict[str, dict[str, Any]]:
+    """A configuration file's ``loggers`` as name -> options; anything else: one line."""
+    from phasebench.errors import UsageError
+
+    if value is None:
+        return {}
+    if isinstance(value, list) and all(isinstance(name, str) for name in value):
+        return {name: {} for name in value}
+    if isinstance(value, dict) and all(isinstance(o, dict) for o in value.values()):
+        return {str(name): dict(options) for name, options in value.items()}
+    raise UsageError(
+        f'{path}: loggers must be a list of names (loggers = ["jsonl"]) or a table of '
+        f"name -> options ([loggers.mlflow]), got {value!r}"
+    )
 
 
 def open_loggers(ctx: typer.Context, components: Components, out: Path):
