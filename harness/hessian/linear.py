@@ -81,3 +81,18 @@ def to_scipy(operator: SymmetricOperator) -> Any:
     return LinearOperator(
         (n, n), matvec=product, rmatvec=product, matmat=product, rmatmat=product, dtype=np.float64
     )
+
+
+def dense_matrix(operator: SymmetricOperator) -> torch.Tensor:
+    """The operator as a full n x n matrix in float64, column by column (n products, all
+    counted by the operator), symmetrized: what ``dense()`` of the built-in operators is."""
+    import torch
+
+    n = operator.size
+    out = torch.empty(n, n, dtype=torch.float64, device=operator.device)
+    unit = torch.zeros(n, dtype=operator.dtype, device=operator.device)
+    for j in range(n):
+        unit.zero_()
+        unit[j] = 1
+        out[:, j] = operator.matvec(unit).double()
+    return 0.5 * (out + out.T)

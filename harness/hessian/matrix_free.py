@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from phasebench.errors import UsageError
+from phasebench.hessian.linear import dense_matrix
 
 
 class ProductOperator:
@@ -74,14 +75,7 @@ class ProductOperator:
 
     def dense(self) -> torch.Tensor:
         """The full n x n matrix in float64, column by column (n products, all counted)."""
-        n = self.size
-        out = torch.empty(n, n, dtype=torch.float64, device=self.device)
-        eye = torch.zeros(n, dtype=self.dtype, device=self.device)
-        for j in range(n):
-            eye.zero_()
-            eye[j] = 1
-            out[:, j] = self.matvec(eye).double()
-        return 0.5 * (out + out.T)
+        return dense_matrix(self)
 
 
 class ShiftedOperator(ProductOperator):

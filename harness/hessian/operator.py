@@ -50,6 +50,7 @@ from phasebench.hessian import backend_cache
 from phasebench.hessian.backends import BACKENDS
 from phasebench.hessian.batches import as_batches
 from phasebench.hessian.functional import LossFn, WeightedLoss
+from phasebench.hessian.linear import dense_matrix
 
 #: The order backends are tried in when their measured costs tie or calibration is skipped.
 PREFERENCE = ("graph", "rev-rev", "fwd-rev")
@@ -356,14 +357,7 @@ class HessianOperator:
 
     def dense(self) -> torch.Tensor:
         """The full n x n Hessian in float64, column by column (n products, all counted)."""
-        n = self.size
-        out = torch.empty(n, n, dtype=torch.float64, device=self.device)
-        eye = torch.zeros(n, dtype=self.dtype, device=self.device)
-        for j in range(n):
-            eye.zero_()
-            eye[j] = 1
-            out[:, j] = self.matvec(eye).double()
-        return 0.5 * (out + out.T)
+        return dense_matrix(self)
 
     def loss(self) -> float:
         """The mean loss over all batches at these parameters: free once the ``graph`` backend
