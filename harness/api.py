@@ -87,11 +87,15 @@ def trace(
     full-batch gradient descent. The results' ``traces`` are the file's ``TraceRecord``s."""
     from phasebench.probe import trace_study
     from phasebench.probe.paths import default_out
-    from phasebench.probe.trace_config import DEFAULT_EVERY, DEFAULT_STEPS, traced
+    from phasebench.probe.trace_config import DEFAULT_EVERY, DEFAULT_STEPS, NOT_TRACED, traced
 
-    for name in ("axes", "x_min", "x_max", "x_step", "search", "bisect_tol", "sharp_eps"):
+    for name in ("axes", *NOT_TRACED):
         if name in parameters:
-            raise ParameterError(f"trace takes no {name}: it runs the values of c given", name)
+            raise ParameterError(
+                f"trace takes no {name}: it runs the values of c given and measures the loss, "
+                "gradient norm, top-k sharpness and threshold (phasebench.probe for the rest)",
+                name,
+            )
     parameters["steps"] = DEFAULT_STEPS if steps is None else steps
     session, params, configs = _prepared(parameters, {}, "local", components)
     every = DEFAULT_EVERY if every is None else every

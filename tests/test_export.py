@@ -212,3 +212,8 @@ def test_phasebench_trace_returns_its_traces_and_their_tables(tmp_path):
     np.testing.assert_allclose(first["ratio"], traces[0].sharpness[:, 0] / traces[0].threshold)
     lines = (tmp_path / "t.jsonl").read_text().splitlines()
     assert [line.split('"record": ')[1].split('"')[1] for line in lines].count("trace") == 2
+    from phasebench.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="trace takes no critical"):  # not measured by it
+        phasebench.trace(model="uv", critical=True, out=str(tmp_path / "never.h5"))
+    assert not (tmp_path / "never.h5").exists()

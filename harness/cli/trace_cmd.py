@@ -27,28 +27,14 @@ from phasebench.cli.trace_options import (
     TrainExamples,
     traced,
 )
+from phasebench.probe.trace_config import NOT_TRACED
 
 #: The commands this module adds (installed by the built-in commands plugin).
 commands = typer.Typer()
 
-#: The probe's options a trace has no use for (the grid of c and its search), sets itself, or
-#: does not measure yet (the probe's per-step extras and its batched engine).
-NOT_TRACE = (
-    "x_min",
-    "x_max",
-    "x_step",
-    "search",
-    "bisect_tol",
-    "sharp_eps",
-    "steps",
-    "critical",
-    "density_steps",
-    "density_probes",
-    "density_lanczos",
-    "per_layer",
-    "smallest",
-    "engine",
-)
+#: The probe's options a trace does not take (``trace_config.NOT_TRACED``), and ``--steps``,
+#: which it declares itself (a trace's default is 1,000).
+NOT_TRACE = (*NOT_TRACED, "steps")
 #: A progress line at most this often per trace (seconds), and at its end.
 PROGRESS_SECONDS = 5.0
 

@@ -8,6 +8,24 @@ from dataclasses import replace
 
 from phasebench.config import ProbeConfig
 
+#: The study parameters a trace does not take: the probe's grid of c and its search, and the
+#: probe's per-step extras and batched engine, which the trace does not measure yet.
+NOT_TRACED = (
+    "x_min",
+    "x_max",
+    "x_step",
+    "search",
+    "bisect_tol",
+    "sharp_eps",
+    "critical",
+    "density_steps",
+    "density_probes",
+    "density_lanczos",
+    "per_layer",
+    "smallest",
+    "engine",
+)
+
 #: The steps and the measurement period a trace runs unless told.
 DEFAULT_STEPS = 1000
 DEFAULT_EVERY = 20
