@@ -206,7 +206,7 @@ def test_several_points_get_phase_diagrams_against_d_over_w_and_1_over_w(tmp_pat
     assert np.isnan(c_sharp.get_ydata()[-1]) and np.isfinite(c_sharp.get_ydata()[:3]).all()
     labels = ax.get_legend_handles_labels()[1]
     assert [label for label in labels if "undetermined" in label] == [
-        r"$c_{sharp}$ (undetermined at 1: omitted)"
+        r"$c_{sharp}$ (undetermined at 1 point: omitted)"
     ]
     (c_max,) = lines_by_gid(ax, "c_max")
     np.testing.assert_allclose(c_max.get_ydata(), [2.0**3.5] * 4)  # 16 diverges

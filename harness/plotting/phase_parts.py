@@ -84,13 +84,15 @@ def constant_label(name: str, views: Sequence[PointView]) -> str:
         1 for v in views if not v.constants[name].determined and not v.constants[name].bounded
     )
     bounds = sum(1 for v in views if not v.constants[name].determined and v.constants[name].bounded)
+
+    def points(n: int) -> str:  # "at 2 points": a count of points, never a value of c
+        return "" if len(views) == 1 else f" at {n} point{'s' if n != 1 else ''}"
+
     notes = []
     if bounds:
-        notes.append(f"lower bound at {bounds}")
+        notes.append(f"a lower bound{points(bounds)}")
     if missing:
-        notes.append(f"undetermined at {missing}: omitted")
-    if len(views) == 1:
-        notes = [n.replace(" at 1", "") for n in notes]
+        notes.append(f"undetermined{points(missing)}: omitted")
     return f"{symbol} ({'; '.join(notes)})" if notes else symbol
 
 
