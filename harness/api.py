@@ -87,7 +87,7 @@ def trace(
     full-batch gradient descent. The results' ``traces`` are the file's ``TraceRecord``s."""
     from phasebench.probe import trace_study
     from phasebench.probe.paths import default_out
-    from phasebench.probe.trace_config import DEFAULT_EVERY, DEFAULT_STEPS, NOT_TRACED, traced
+    from phasebench.probe.trace_config import DEFAULT_EVERY, DEFAULT_STEPS, NOT_TRACED, traces_of
 
     for name in ("axes", *NOT_TRACED):
         if name in parameters:
@@ -99,11 +99,9 @@ def trace(
     parameters["steps"] = DEFAULT_STEPS if steps is None else steps
     session, params, configs = _prepared(parameters, {}, "local", components)
     every = DEFAULT_EVERY if every is None else every
-    traces = [
-        traced(config, every=every, top_k=params["top_k"], train_examples=train_examples).with_c(c)
-        for config in configs
-        for c in params["c"] or (1.0,)
-    ]
+    traces = traces_of(
+        configs, params["c"], every=every, top_k=params["top_k"], train_examples=train_examples
+    )
     out = params["out"]
     planned = trace_study.plan(
         traces,
@@ -197,12 +195,9 @@ def _loggers(components: Components, loggers: Loggers, out: Path):
     an unknown logger or option, or a missing extra, is one line before any work."""
     if not loggers:
         return None
-    from phasebench.probe.loggers import build
+    from phasebench.probe.loggers import build, chosen
 
-    if isinstance(loggers, str):
-        loggers = [loggers]
-    chosen = dict(loggers) if isinstance(loggers, Mapping) else {name: {} for name in loggers}
-    return build(components, chosen, out)
+    return build(components, chosen(loggers), out)
 
 
 def _named(components: Components, field_name: str, value: Any) -> Any:

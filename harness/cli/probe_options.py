@@ -401,18 +401,13 @@ CONFIG_LOGGERS = "loggers"
 
 def _file_loggers(value: Any, path: Path | None) -> dict[str, dict[str, Any]]:
     """A configuration file's ``loggers`` as name -> options; anything else: one line."""
-    from phasebench.errors import UsageError
+    from phasebench.errors import ParameterError, UsageError
+    from phasebench.probe.loggers import chosen
 
-    if value is None:
-        return {}
-    if isinstance(value, list) and all(isinstance(name, str) for name in value):
-        return {name: {} for name in value}
-    if isinstance(value, dict) and all(isinstance(o, dict) for o in value.values()):
-        return {str(name): dict(options) for name, options in value.items()}
-    raise UsageError(
-        f'{path}: loggers must be a list of names (loggers = ["jsonl"]) or a table of '
-        f"name -> options ([loggers.mlflow]), got {value!r}"
-    )
+    try:
+        return chosen(value)
+    except ParameterError as exc:
+        raise UsageError(f"{path}: {exc}") from None
 
 
 def open_loggers(ctx: typer.Context, components: Components, out: Path):

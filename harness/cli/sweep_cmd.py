@@ -36,10 +36,10 @@ from phasebench.cli.trace_options import (
     Every,
     FlushSeconds,
     TrainExamples,
-    traced,
 )
 from phasebench.errors import PhasebenchError
 from phasebench.probe.paths import default_out
+from phasebench.probe.trace_config import traces_of
 
 #: The commands this module adds (installed by the built-in commands plugin).
 commands = typer.Typer()
@@ -148,10 +148,9 @@ def sweep(
     if not configs:
         raise UsageError("the sweep is empty; give at least one depth, width and seed")
     if trace:
-        settings = {"every": every, "top_k": params["top_k"], "train_examples": train_examples}
-        traces = [
-            traced(cfg, **settings).with_c(c) for cfg in configs for c in params["c"] or (1.0,)
-        ]
+        traces = traces_of(
+            configs, params["c"], every=every, top_k=params["top_k"], train_examples=train_examples
+        )
         _sweep_traces(ctx, params, components, traces, executor_registration,
                       executor_options, flush_seconds)  # fmt: skip
         return

@@ -25,9 +25,8 @@ from phasebench.cli.trace_options import (
     FlushSeconds,
     TraceSteps,
     TrainExamples,
-    traced,
 )
-from phasebench.probe.trace_config import NOT_TRACED
+from phasebench.probe.trace_config import NOT_TRACED, traces_of
 
 #: The commands this module adds (installed by the built-in commands plugin).
 commands = typer.Typer()
@@ -58,16 +57,15 @@ def trace(
 
     keys = tuple(name for name in parameters.NAMES if name != parameters.AXES)
     components, params, _ = study_parameters(ctx, probe, keys, "trace")
-    cs = tuple(params["c"] or (1.0,))
     params.update(steps=steps, every=every, train_examples=train_examples)
     with flag_names():
-        configs = [
-            traced(
-                config, every=every, top_k=params["top_k"], train_examples=train_examples
-            ).with_c(c)
-            for config in parameters.configs(components, params)
-            for c in cs
-        ]
+        configs = traces_of(
+            parameters.configs(components, params),
+            params["c"],
+            every=every,
+            top_k=params["top_k"],
+            train_examples=train_examples,
+        )
     with flag_names():
         planned = trace_study.plan(
             configs,

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from phasebench.analysis.phases import Constant
-from phasebench.errors import PhasebenchError, UsageError
+from phasebench.errors import ParameterError, PhasebenchError, UsageError
 from phasebench.plugins import Components
 from phasebench.results.records import RunRecord, ScanRecord
 
@@ -152,6 +152,25 @@ class Loggers:
         if not self._closed:
             self._closed = True
             self._call("close")
+
+
+def chosen(value: Any) -> dict[str, dict[str, Any]]:
+    """A choice of loggers as name -> options: from a name, a list of names, or a mapping of
+    name -> options (a ``--config`` file's ``loggers``, the Python API's ``loggers=``).
+    Anything else is a ``ParameterError`` naming ``loggers``."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, Mapping) and all(isinstance(o, Mapping) for o in value.values()):
+        return {str(name): dict(options) for name, options in value.items()}
+    if isinstance(value, (list, tuple)) and all(isinstance(name, str) for name in value):
+        return {name: {} for name in value}
+    raise ParameterError(
+        'loggers must be a list of names (loggers = ["jsonl"]) or a table of name -> options '
+        f"([loggers.mlflow]), got {value!r}",
+        "loggers",
+    )
 
 
 def build(

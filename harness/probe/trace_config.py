@@ -4,6 +4,7 @@ place the CLI (``phasebench trace``, ``sweep --trace``) and the Python API
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from phasebench.config import ProbeConfig
@@ -46,3 +47,20 @@ def traced(
             loss_examples=min(config.loss_examples, train_examples),
         )
     return config
+
+
+def traces_of(
+    configs: Iterable[ProbeConfig],
+    cs: Sequence[float] | None,
+    *,
+    every: int,
+    top_k: int,
+    train_examples: int,
+) -> list[ProbeConfig]:
+    """A trace of every configuration at every c of ``cs`` (None or empty: c = 1), with the
+    trace's settings (``traced``)."""
+    return [
+        traced(config, every=every, top_k=top_k, train_examples=train_examples).with_c(c)
+        for config in configs
+        for c in cs or (1.0,)
+    ]
