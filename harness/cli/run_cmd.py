@@ -112,29 +112,23 @@ def _run_planned(planned, components, loggers) -> None:
     note_plan(planned, console)
     writer = study.open_file(planned)  # a disk that cannot hold it: one line, before the bar
     planned, estimate = announce(planned, components, console)
-    if not console.is_terminal:  # a log file or a pipe: plain lines as runs finish
-        lines = PlainLines(planned, estimate, per_run=True)
-        outcome = study.execute(
+
+    def run_with(watcher):  # a bar on a terminal, plain lines as runs finish in a log or pipe
+        return study.execute(
             planned,
             components,
             writer=writer,
-            on_run=lines.on_run,
-            on_scan=lines.on_scan,
-            on_outcome=lines.on_outcome,
+            on_run=watcher.on_run,
+            on_scan=watcher.on_scan,
+            on_outcome=watcher.on_outcome,
             loggers=loggers,
         )
-    else:
+
+    if console.is_terminal:
         with Progress(*progress_columns(), console=console) as progress:
-            bar = RunBar(progress, planned)
-            outcome = study.execute(
-                planned,
-                components,
-                writer=writer,
-                on_run=bar.on_run,
-                on_scan=bar.on_scan,
-                on_outcome=bar.on_outcome,
-                loggers=loggers,
-            )
+            outcome = run_with(RunBar(progress, planned))
+    else:
+        outcome = run_with(PlainLines(planned, estimate, per_run=True))
     print_tables(planned, outcome, phases=True)
     Console().print(f"results: {literal(outcome.path)}")
     if outcome.failed:

@@ -225,32 +225,19 @@ def run_sweep(planned, components, executor, loggers=None):
     writer = open_file(planned)  # a disk that cannot hold it: one line, before the bar
     parallel = int(getattr(executor, "workers", None) or 1)
     planned, estimate = announce(planned, components, console, parallel)
+
+    def run_with(**callbacks):
+        return execute(planned, components, executor, writer=writer, loggers=loggers, **callbacks)
+
     if console.is_terminal:
         columns = progress_columns(
             TextColumn("failed {task.fields[failed]} running {task.fields[running]}")
         )
         with Progress(*columns, console=console) as progress:
-            bar = SweepBar(progress, planned, executor)
-            outcome = execute(
-                planned,
-                components,
-                executor,
-                writer=writer,
-                on_outcome=bar.on_outcome,
-                loggers=loggers,
-            )
+            outcome = run_with(on_outcome=SweepBar(progress, planned, executor).on_outcome)
     else:  # a log file or a pipe: a plain line per finished group of scans
         lines = PlainLines(planned, estimate, per_run=False)
-        outcome = execute(
-            planned,
-            components,
-            executor,
-            writer=writer,
-            on_run=lines.on_run,
-            on_scan=lines.on_scan,
-            on_outcome=lines.on_outcome,
-            loggers=loggers,
-        )
+        outcome = run_with(on_run=lines.on_run, on_scan=lines.on_scan, on_outcome=lines.on_outcome)
     print_tables(planned, outcome, phases=False)
     summary = f"{outcome.done} scans done, {outcome.failed} failed, {outcome.skipped} skipped"
     Console().print(f"{summary}; results: {literal(outcome.path)}")
