@@ -7,8 +7,12 @@ draw the figures, write the report. ``make reproduce`` runs this.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -23,6 +27,24 @@ def phasebench(*args: str) -> None:
     subprocess.run(command, check=True)
 
 
+COSTS = HERE / "data" / "costs.json"
+
+
+def record_cost(name: str, seconds: float, workers: str) -> None:
+    """Keep what a fresh run of one experiment cost on this machine (a resumed run would
+    count only the part it redid, so only runs that started from no file are recorded)."""
+    costs = json.loads(COSTS.read_text()) if COSTS.exists() else {}
+    costs[name] = {
+        "seconds": round(seconds, 1),
+        "workers": int(workers),
+        "cpus": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    COSTS.parent.mkdir(exist_ok=True)
+    COSTS.write_text(json.dumps(costs, indent=1, sort_keys=True) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", default=list(EXPERIMENTS))
@@ -32,6 +54,8 @@ def main() -> None:
     for name in options.only:
         out = HERE / f"{name}.h5"
         if not options.no_run:
+            fresh = not out.exists()
+            started = time.monotonic()
             phasebench(
                 "sweep",
                 *EXPERIMENTS[name],
@@ -43,6 +67,8 @@ def main() -> None:
                 str(out),
                 "--resume",
             )
+            if fresh:
+                record_cost(name, time.monotonic() - started, options.workers)
         figures = HERE / "figures" / name
         for stale in figures.glob("*.png"):  # names carry config hashes: replace, not add
             stale.unlink()
