@@ -29,6 +29,13 @@ def register_models(register):
             Option("width", 128, "units of each hidden layer", ge=1),
             Option("activation", "relu", "hidden nonlinearity", choices=("relu", "tanh", "linear")),
             Option("bias", False, "biases in every layer"),
+            Option(
+                "norm",
+                "none",
+                "normalization after each hidden layer",
+                choices=("none", "layer", "batch"),
+                since="0.2",
+            ),
         ],
     )
     register(
