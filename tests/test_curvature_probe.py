@@ -128,3 +128,54 @@ def test_phase_diagrams_in_two_units_are_drawn_side_by_side(tmp_path):
     panels = [ax for ax in figure.axes if ax.get_title()]
     assert [ax.get_title() for ax in panels] == ["c = eta * lambda0", "c = eta * lambda_ggn"]
     assert "lambda_{\\mathrm{ggn}}" in panels[1].get_ylabel()
+
+
+def _adam(config: ProbeConfig, **options) -> ProbeConfig:
+    import dataclasses
+
+    from phasebench.config import ComponentSpec
+
+    adam = components().get("optimizer", "adam")
+    return dataclasses.replace(config, optimizer=ComponentSpec.of("adam", adam.stored(options)))
+
+
+def test_the_preconditioned_unit_needs_an_adaptive_optimizer():
+    with pytest.raises(ParameterError, match="lr_unit preconditioned needs an adaptive"):
+        preflight(small(lr_unit="preconditioned"), components())  # sgd
+    preflight(_adam(small(lr_unit="preconditioned")), components())
+
+
+@pytest.mark.parametrize("gi", [False, True])
+def test_the_preconditioned_unit_is_lambda_of_p_inv_h_with_adams_p_after_one_gradient(gi):
+    """lambda_P(theta_0) against a dense P^-1/2 H P^-1/2, P written out here from Adam's
+    formula: v_1 = (1 - beta2) g0^2 (GI-Adam: g0^2), t = 1, P = (1 - beta1^2)(sqrt(v_1 / (1 -
+    beta2)) + eps), g0 the sharpness batch's gradient at theta_0."""
+    import torch
+
+    problem = Problem.build(_adam(small(lr_unit="preconditioned"), gi=gi), components())
+    begin = trajectory.start(problem)
+    model = problem.initial_model()
+    inputs, targets = problem.sharpness_batch()
+    params = list(model.parameters())
+    grads = torch.autograd.grad(problem.loss(model(inputs), targets), params, create_graph=True)
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dense = torch.stack(
+        [
+            torch.cat(
+                [h.reshape(-1) for h in torch.autograd.grad(flat[i], params, retain_graph=True)]
+            )
+            for i in range(flat.numel())
+        ]
+    ).double()
+    g0 = flat.detach().double()
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    v1 = g0**2 if gi else (1 - beta2) * g0**2
+    p = (1 - beta1**2) * ((v1 / (1 - beta2)).sqrt() + eps)
+    scaled = dense / p.sqrt()[:, None] / p.sqrt()[None, :]
+    want = float(torch.linalg.eigvalsh((scaled + scaled.T) / 2)[-1])
+    scan = begin.record
+    assert scan.lr_unit == "preconditioned"
+    assert scan.lambda_unit == pytest.approx(want, rel=1e-6)
+    assert c_label("preconditioned") == "c = eta * lambda_P"
+    # theta_0 is untouched by the priming step: lambda0 is the plain Hessian's
+    assert scan.lambda0 == pytest.approx(float(torch.linalg.eigvalsh(dense)[-1]), rel=1e-6)

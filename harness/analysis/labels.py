@@ -22,12 +22,14 @@ UNIT_SYMBOLS = {
     "ggn": "lambda_ggn",
     "ntk": "lambda_ntk",
     "critical": "lambda_c",
+    "preconditioned": "lambda_P",
 }
 _UNIT_TEX = {
     "hessian": r"\lambda_0",
     "ggn": r"\lambda_{\mathrm{ggn}}",
     "ntk": r"\lambda_{\mathrm{ntk}}",
     "critical": r"\lambda_{\mathrm{c}}",
+    "preconditioned": r"\lambda_{P}",
 }
 
 

@@ -133,8 +133,8 @@ Dtype = Annotated[str, typer.Option(help="float32 or float64.", rich_help_panel=
 LrUnit = Annotated[
     str,
     typer.Option(
-        help="The curvature eta = c / lambda is measured in: hessian (the paper's), ggn, ntk or "
-        "critical.",
+        help="The curvature eta = c / lambda is measured in: hessian (the paper's), ggn, ntk, "
+        "critical, or preconditioned (adaptive optimizers: lambda of P^-1 H at theta_0).",
         rich_help_panel=PROBE,
     ),
 ]

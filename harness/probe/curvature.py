@@ -5,6 +5,7 @@ smallest eigenvalue, each through ``build_operator`` and ``run_estimator``.
   place a new unit (critical sharpness) plugs in.
 - ``layer_sharpness``: the top eigenvalue of each layer's diagonal Hessian block, one
   estimate per layer with the configured estimator.
+- ``primed_optimizer``: the optimizer whose state defines the ``preconditioned`` unit's P.
 - ``smallest_eigenvalue``: the smallest Hessian eigenvalue, by the configured estimator on the
   shifted operator 2 |lambda_t| I - H (shifted power iteration / Lanczos).
 """
@@ -15,6 +16,7 @@ import math
 
 import numpy as np
 import torch
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from phasebench.errors import UsageError
 from phasebench.hessian.api import run_estimator
@@ -42,9 +44,28 @@ def unit_sharpness(problem: Problem, model: torch.nn.Module, generator) -> tuple
 
         return critical_at(problem, model)
     inputs, targets = problem.sharpness_batch()
-    operator = build_operator(unit, model, problem.loss, inputs, targets, dtype=problem.dtype)
+    optimizer = primed_optimizer(problem, model) if unit == "preconditioned" else None
+    operator = build_operator(
+        unit, model, problem.loss, inputs, targets, dtype=problem.dtype, optimizer=optimizer
+    )
     result = _estimate(problem, operator, generator)
     return float(result.lambda_max), int(result.hvps), bool(result.converged)
+
+
+def primed_optimizer(problem: Problem, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """The configured optimizer after one step on the sharpness batch's gradient at theta,
+    with theta put back: its state (Adam's v) is then what defines its preconditioner P at
+    theta (``lr_unit`` preconditioned). ``model`` is left as it was, its gradients cleared."""
+    theta = parameters_to_vector(model.parameters()).detach().clone()
+    optimizer = problem.optimizer(model, 1.0)
+    optimizer.zero_grad(set_to_none=True)
+    inputs, targets = problem.sharpness_batch()
+    problem.loss(model(inputs), targets).backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        vector_to_parameters(theta, model.parameters())
+    return optimizer
 
 
 def layer_names(model: torch.nn.Module) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from phasebench import kinds
+from phasebench import adaptive, kinds
 from phasebench.config import ComponentSpec, ProbeConfig
 from phasebench.data import Split
 from phasebench.errors import ComponentError, ParameterError, PhasebenchError
@@ -299,6 +299,8 @@ def preflight(
             registrations[kind.field].options(spec.opts())  # each value checked, nan too
     check_sizes(config)
     check_lr_unit(config.lr_unit)
+    if config.lr_unit == "preconditioned":
+        check_adaptive(config, registrations["optimizer"])
     check_finite(config.to_dict())
     if config.schedule is not None:
         check_schedule(config, registrations["schedule"])
@@ -316,6 +318,17 @@ def preflight(
                 what,
             )
     return train, dtype, device
+
+
+def check_adaptive(config: ProbeConfig, registration: Registration) -> None:
+    """``lr_unit`` preconditioned needs an optimizer that declares its preconditioner."""
+    if adaptive.traits(registration.load()) is None:
+        raise ParameterError(
+            f"lr_unit preconditioned needs an adaptive optimizer (adam, or one declared with "
+            f"phasebench.adaptive.adaptive); {config.optimizer.name!r} declares no "
+            "preconditioner: use --optimizer adam or another lr_unit",
+            "lr_unit",
+        )
 
 
 def check_schedule(config: ProbeConfig, registration: Registration) -> None:
