@@ -1,13 +1,18 @@
-"""The sweeps behind results/REPORT.md, as phasebench command lines.
+"""The sweeps behind results/REPORT.md, as phasebench command lines (``phasebench sweep``;
+with ``--trace`` the sweep runs traces, ``phasebench trace``, instead of 10-step probes).
 
-Sizes are chosen to finish in well under two hours on 2 CPU cores (see REPORT.md for why each
-was chosen and what the same commands run on a GPU or a cluster).
+``EXPERIMENTS`` are the first edition's (the paper's claims, about an hour on 2 CPU cores);
+``SECOND`` the second edition's (the paper's next checks, the later regimes, the new units,
+the ResNet). See REPORT.md for why each size was chosen, what each costs here and what the
+same commands run on a GPU or a cluster.
 """
 
 from __future__ import annotations
 
 
-def common(x_min: float = 0.0, x_max: float = 5.0, x_step: float = 0.1) -> list[str]:
+def common(
+    x_min: float = 0.0, x_max: float = 5.0, x_step: float = 0.1, seeds: int = 3
+) -> list[str]:
     """Every fcn probe of the report: on the full, real Fashion-MNIST (60,000 training images),
     c = 2^x, the scan stopping at the first divergence."""
     return [
@@ -22,7 +27,7 @@ def common(x_min: float = 0.0, x_max: float = 5.0, x_step: float = 0.1) -> list[
         "--steps",
         "10",
         "--seeds",
-        "3",
+        str(seeds),
         "--x-min",
         str(x_min),
         "--x-max",
@@ -126,4 +131,209 @@ EXPERIMENTS: dict[str, list[str]] = {
         *common(x_min=-8, x_max=3, x_step=0.25),
     ],
     "fcn-mup": ["--model", "fcn", "--depths", "4", "--widths", "128", "--init", "mup", *common()],
+}
+
+
+#: The fcn-He points the second edition reruns with other estimators and units: the corners of
+#: the first edition's grid (d/w from 1/128 to 1/8, as there), the same c grid, its first two
+#: seeds (CORNER_SEEDS: the budget of 2 cores).
+FCN_CORNERS = ["--model", "fcn", "--depths", "2,8", "--widths", "64,256", "--init", "he"]
+#: The control point (d = 4, w = 128) the batch, normalization and optimizer checks vary.
+FCN_CONTROL = ["--model", "fcn", "--depths", "4", "--widths", "128", "--init", "he"]
+#: Long runs: full-batch GD on 1,024 real Fashion-MNIST training images (class-balanced),
+#: fcn 784-64-64-10 ReLU He, the sharpness and loss on those same 1,024 images.
+TRACE_FCN = [
+    "--trace",
+    "--model",
+    "fcn",
+    "--depths",
+    "3",
+    "--widths",
+    "64",
+    "--init",
+    "he",
+    "--dataset",
+    "fashion-mnist",
+    "--train-examples",
+    "1024",
+    "--sharpness-examples",
+    "1024",
+    "--loss-examples",
+    "1024",
+]
+ADAM_GRID = common(x_min=-8, x_max=3, x_step=0.25)
+CORNERS = common(seeds=2)
+
+SECOND: dict[str, list[str]] = {
+    # 1. The authors' estimator: 20 power iterations from one fixed start, no convergence test;
+    #    and lambda_t measured on the next 512-example training batch.
+    "fcn-he-power20": [
+        *FCN_CORNERS,
+        *CORNERS,
+        "--estimator",
+        "power",
+        "--max-iter",
+        "20",
+        "--tol",
+        "0",
+        "--start",
+        "fixed",
+    ],
+    "fcn-he-next-batch": [*FCN_CORNERS, *CORNERS, "--sharpness-batch", "next"],
+    # 2. Batch sizes: the SGD batch, then the sharpness batch (512 and 1024: fcn-sgd's own).
+    "fcn-batch-size": [*FCN_CONTROL, *common(), "--axis", "batch_size=128,2048"],
+    "fcn-sharpness-examples": [*FCN_CONTROL, *common(), "--axis", "sharpness_examples=256,4096"],
+    # 3. Normalization: fcn with layer and with batch norm (none: fcn-sgd); ResNet-18 the same.
+    "fcn-norm": [*FCN_CONTROL, *common(), "--axis", "model.norm=layer,batch"],
+    # 4. The four regimes past step 10.
+    "trace-gd": [
+        *TRACE_FCN,
+        "--batch-size",
+        "full",
+        "--c",
+        "12,40",
+        "--steps",
+        "20000",
+        "--every",
+        "100",
+    ],
+    # c = 1 only saturates (about 0.1 lambda0 within 5,000 steps): the run that does not
+    "trace-gd-small-c": [
+        *TRACE_FCN,
+        "--batch-size",
+        "full",
+        "--c",
+        "1",
+        "--steps",
+        "5000",
+        "--every",
+        "100",
+    ],
+    "trace-momentum": [
+        *TRACE_FCN,
+        "--batch-size",
+        "full",
+        "--optimizer",
+        "momentum",
+        "--schedule",
+        "linear",
+        "--warmup-steps",
+        "1000",
+        "--init-c",
+        "0.5",
+        "--c",
+        "22.8",
+        "--steps",
+        "20000",
+        "--every",
+        "100",
+    ],
+    "trace-sgd-batch": [
+        *TRACE_FCN,
+        "--axis",
+        "batch_size=64,256",
+        "--c",
+        "12",
+        "--steps",
+        "20000",
+        "--every",
+        "100",
+    ],
+    "trace-uv": [
+        "--trace",
+        "--model",
+        "uv",
+        "--widths",
+        "64",
+        "--dataset",
+        "single-example",
+        "--y",
+        "9.6",
+        "--init",
+        "lecun",
+        "--dtype",
+        "float64",
+        "--batch-size",
+        "1",
+        "--sharpness-examples",
+        "1",
+        "--loss-examples",
+        "1",
+        "--tol",
+        "1e-9",
+        "--c",
+        "2.5",
+        "--steps",
+        "400",
+        "--every",
+        "1",
+    ],
+    # 5. Adam at its edge of stability, and its 10-step phase diagram in preconditioned units.
+    "trace-adam": [
+        *TRACE_FCN,
+        "--batch-size",
+        "full",
+        "--optimizer",
+        "adam",
+        "--c",
+        "0.05",
+        "--steps",
+        "10000",
+        "--every",
+        "100",
+    ],
+    "fcn-adam-preconditioned": [
+        *FCN_CONTROL,
+        "--optimizer",
+        "adam",
+        "--lr-unit",
+        "preconditioned",
+        *common(x_min=4, x_max=16, x_step=0.25),
+    ],
+    # 6. Another learning-rate unit: GGN and critical sharpness.
+    "fcn-he-ggn": [*FCN_CORNERS, *CORNERS, "--lr-unit", "ggn"],
+    "fcn-he-critical": [*FCN_CORNERS, *CORNERS, "--lr-unit", "critical"],
+    # 7. Warmup: SGD with a 10-step linear warmup from c = 1, Adam with GI-Adam, and a trace
+    #    whose target c is past the 10-step c_max.
+    "fcn-sgd-warmup": [
+        *FCN_CONTROL,
+        *common(),
+        "--schedule",
+        "linear",
+        "--warmup-steps",
+        "10",
+        "--init-c",
+        "1",
+    ],
+    "fcn-adam-gi": [*FCN_CONTROL, "--optimizer", "adam", "--gi", "true", *ADAM_GRID],
+    "fcn-adam-warmup": [
+        *FCN_CONTROL,
+        "--optimizer",
+        "adam",
+        "--schedule",
+        "linear",
+        "--warmup-steps",
+        "10",
+        "--init-c",
+        "0.01",
+        *ADAM_GRID,
+    ],
+    # the same target c = 40 at constant eta is trace-gd's third trace (it diverges)
+    "trace-warmup": [
+        *TRACE_FCN,
+        "--batch-size",
+        "full",
+        "--schedule",
+        "linear",
+        "--warmup-steps",
+        "1000",
+        "--init-c",
+        "1",
+        "--c",
+        "40",
+        "--steps",
+        "3000",
+        "--every",
+        "50",
+    ],
 }

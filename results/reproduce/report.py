@@ -9,30 +9,35 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-#: where the HDF5 files are (a test points it at a fresh run of the sweeps)
-DATA = Path(os.environ.get("PHASEBENCH_REPRODUCE_DATA", HERE))
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from experiments import EXPERIMENTS  # noqa: E402
+import second  # noqa: E402
+from reading import (  # noqa: E402
+    ALL,
+    DATA,
+    HERE,
+    command,
+    constants_table,
+    figures,
+    fmt,
+    load,
+    load_runs,
+    option,
+    ordered,
+    points_of,
+    scan_summaries,
+    verdict,
+    x_step,
+)
 
 from phasebench.config import ProbeConfig  # noqa: E402
 from phasebench.plugins import components  # noqa: E402
-from phasebench.probe.constants import NAMES  # noqa: E402
 from phasebench.probe.problem import Problem  # noqa: E402
-from phasebench.probe.summary import (  # noqa: E402
-    PointSummary,
-    ScanSummary,
-    point_summaries,
-    scan_summaries,
-)
-from phasebench.results import load  # noqa: E402
 from phasebench.theory import uv_loss_catapult_c  # noqa: E402
 
 #: Kalra & Barkeshli's saved notebook outputs: CIFAR-10, fcn d = 8, one seed, He init.
@@ -42,68 +47,6 @@ PAPER = {
     1024: {"lambda0": 202.3, "L0": 0.376, "c_loss": 2.6, "c_sharp": 4.0, "c_max": 13.9},
     2048: {"lambda0": 347.5, "L0": 0.575, "c_loss": 2.5, "c_sharp": 3.2, "c_max": 12.1},
 }
-
-
-def points_of(name: str, sharp_eps: float = 0.0) -> list[PointSummary]:
-    return point_summaries(scan_summaries(load(DATA / f"{name}.h5"), sharp_eps))
-
-
-def option(point: PointSummary, key: str):
-    return point.config["model"]["options"].get(key)
-
-
-def fmt(a) -> str:
-    if a.n == 0:
-        return "undetermined"
-    text = f"{a.mean:.3g} ± {a.std:.2g} [{a.min:.3g}, {a.max:.3g}]"
-    return text if a.n == a.of else f"{text} ({a.n}/{a.of} seeds)"
-
-
-def constants_table(points: list[PointSummary], keys=("depth", "width")) -> str:
-    head = [*keys, "d/w" if "depth" in keys else None, "seeds", "lambda0", "L0", *NAMES]
-    head = [h for h in head if h]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for p in points:
-        cells = [str(option(p, k)) for k in keys]
-        if "depth" in keys:
-            cells.append(f"{option(p, 'depth') / option(p, 'width'):.3g}")
-        cells += [str(len(p.scans)), fmt(p.lambda0), fmt(p.loss0)]
-        cells += [fmt(p.aggregates[n]) for n in NAMES]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def ordered(scan: ScanSummary) -> bool:
-    values = [scan.constants[n].value for n in NAMES]
-    known = [v for v in values if not math.isnan(v)]
-    return known == sorted(known)
-
-
-def verdict(ok: bool) -> str:
-    return "**holds**" if ok else "**does not hold**"
-
-
-def figures(name: str) -> str:
-    folder = HERE / "figures" / name
-    if not folder.exists():
-        return "_(figures not generated)_"
-    return "\n".join(
-        f"![{png.stem}](reproduce/figures/{name}/{png.name})"
-        for png in sorted(folder.glob("*.png"))
-    )
-
-
-def command(name: str) -> str:
-    args = " ".join(EXPERIMENTS[name])
-    out = f"results/reproduce/{name}.h5"
-    return (
-        f"```bash\nphasebench sweep {args} \\\n    --executor process --workers 2 --out {out}\n```"
-    )
-
-
-def x_step(name: str) -> float:
-    args = EXPERIMENTS[name]
-    return float(args[args.index("--x-step") + 1])
 
 
 # -- claim 1 ---------------------------------------------------------------------------------
@@ -295,15 +238,6 @@ def claim_he() -> str:
     )
 
 
-_RUNS: dict[str, dict] = {}
-
-
-def load_runs(name: str, scan_id: str) -> list[dict]:
-    if name not in _RUNS:
-        _RUNS[name] = load(DATA / f"{name}.h5")
-    return list(_RUNS[name]["scans"][scan_id]["runs"].values())
-
-
 # -- claims 4 and 5 --------------------------------------------------------------------------
 def simple(name: str, title: str, keys=("depth", "width"), note: str = "") -> str:
     if not (DATA / f"{name}.h5").exists():
@@ -371,10 +305,49 @@ def export(name: str) -> None:
     (folder / f"{name}.json").write_text(json.dumps({"experiment": name, "scans": scans}))
 
 
+def export_traces(name: str) -> None:
+    """A trace file's evidence in committed form: each trace's configuration, regimes, EoS
+    statistics and its measurements thinned to at most 200 rows."""
+    traces = []
+    for t in load(DATA / f"{name}.h5").traces:
+        rows = np.unique(np.linspace(0, len(t.measured_step) - 1, 200).astype(int))
+        traces.append(
+            {
+                "trace_id": t.trace_id,
+                "config": t.config,
+                "c": t.c,
+                "eta": t.eta,
+                "regimes": t.regimes,
+                "eos": t.eos,
+                "diverged": t.diverged,
+                "diverged_step": t.diverged_step,
+                "steps_done": t.steps_done,
+                "threshold_kind": t.threshold_kind,
+                **{
+                    column: [
+                        None if not np.isfinite(x) else float(x)
+                        for x in np.asarray(values, dtype=float)[rows]
+                    ]
+                    for column, values in (
+                        ("measured_step", t.measured_step),
+                        ("loss", t.loss),
+                        ("sharpness", t.sharpness[:, 0]),
+                        ("threshold", t.threshold),
+                        ("eta_t", t.eta_t),
+                    )
+                },
+            }
+        )
+    folder = HERE / "data"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps({"experiment": name, "traces": traces}))
+
+
 def main() -> None:
-    for name in EXPERIMENTS:
-        if (DATA / f"{name}.h5").exists():
-            export(name)
+    for name in ALL:
+        if not (DATA / f"{name}.h5").exists():
+            continue
+        (export_traces if "--trace" in ALL[name] else export)(name)
     parts = [
         "# Reproducing Kalra & Barkeshli (2023) with phasebench",
         "",
@@ -403,6 +376,11 @@ def main() -> None:
         "",
         simple("fcn-mup", "5c. muP initialization (output / width)"),
         "",
+        "# Second edition: the paper's next checks, the later regimes, the new units",
+        "",
+        (HERE / "second.md").read_text().strip(),
+        "",
+        *[part for section in second.sections() for part in (section, "")],
         (HERE / "discussion.md").read_text().strip(),
         "",
     ]

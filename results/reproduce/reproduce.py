@@ -18,7 +18,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from experiments import EXPERIMENTS  # noqa: E402
+from experiments import EXPERIMENTS, SECOND  # noqa: E402
+
+ALL = {**EXPERIMENTS, **SECOND}
 
 
 def phasebench(*args: str) -> None:
@@ -33,13 +35,15 @@ COSTS = HERE / "data" / "costs.json"
 def record_cost(name: str, seconds: float, workers: str) -> None:
     """Keep what a fresh run of one experiment cost on this machine (a resumed run would
     count only the part it redid, so only runs that started from no file are recorded)."""
-    costs = json.loads(COSTS.read_text()) if COSTS.exists() else {}
+    costs = json.loads(COSTS.read_text()) if COSTS.exists() else {}  # re-read: two queues
     costs[name] = {
         "seconds": round(seconds, 1),
         "workers": int(workers),
         "cpus": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
         "date": time.strftime("%Y-%m-%d"),
+        # the 5-minute load average as it ended: above the worker count, it shared the cores
+        "load": round(os.getloadavg()[1], 1),
     }
     COSTS.parent.mkdir(exist_ok=True)
     COSTS.write_text(json.dumps(costs, indent=1, sort_keys=True) + "\n")
@@ -47,7 +51,7 @@ def record_cost(name: str, seconds: float, workers: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", nargs="*", default=list(EXPERIMENTS))
+    parser.add_argument("--only", nargs="*", default=list(ALL))
     parser.add_argument("--workers", default="2")
     parser.add_argument("--no-run", action="store_true", help="only figures and report")
     options = parser.parse_args()
@@ -58,7 +62,7 @@ def main() -> None:
             started = time.monotonic()
             phasebench(
                 "sweep",
-                *EXPERIMENTS[name],
+                *ALL[name],
                 "--executor",
                 "process",
                 "--workers",

@@ -1,0 +1,104 @@
+"""What the report's sections share: where the files are, reading them, and the table, verdict,
+figure and command formats. ``report.py`` (the first edition's claims) and ``second.py`` (the
+second edition's) both read through these."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+#: where the HDF5 files are (a test points it at a fresh run of the sweeps)
+DATA = Path(os.environ.get("PHASEBENCH_REPRODUCE_DATA", HERE))
+sys.path.insert(0, str(HERE))
+
+from experiments import EXPERIMENTS, SECOND  # noqa: E402
+
+from phasebench.probe.constants import NAMES  # noqa: E402
+from phasebench.probe.summary import (  # noqa: E402
+    PointSummary,
+    ScanSummary,
+    point_summaries,
+    scan_summaries,
+)
+from phasebench.results import load  # noqa: E402
+
+#: every experiment of both editions, by name
+ALL = {**EXPERIMENTS, **SECOND}
+
+
+def exists(name: str) -> bool:
+    return (DATA / f"{name}.h5").exists()
+
+
+def points_of(name: str, sharp_eps: float = 0.0) -> list[PointSummary]:
+    return point_summaries(scan_summaries(load(DATA / f"{name}.h5"), sharp_eps))
+
+
+def option(point: PointSummary, key: str):
+    return point.config["model"]["options"].get(key)
+
+
+def fmt(a) -> str:
+    if a.n == 0:
+        return "undetermined"
+    text = f"{a.mean:.3g} ± {a.std:.2g} [{a.min:.3g}, {a.max:.3g}]"
+    return text if a.n == a.of else f"{text} ({a.n}/{a.of} seeds)"
+
+
+def constants_table(points: list[PointSummary], keys=("depth", "width")) -> str:
+    head = [*keys, "d/w" if "depth" in keys else None, "seeds", "lambda0", "L0", *NAMES]
+    head = [h for h in head if h]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for p in points:
+        cells = [str(option(p, k)) for k in keys]
+        if "depth" in keys:
+            cells.append(f"{option(p, 'depth') / option(p, 'width'):.3g}")
+        cells += [str(len(p.scans)), fmt(p.lambda0), fmt(p.loss0)]
+        cells += [fmt(p.aggregates[n]) for n in NAMES]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ordered(scan: ScanSummary) -> bool:
+    values = [scan.constants[n].value for n in NAMES]
+    known = [v for v in values if not math.isnan(v)]
+    return known == sorted(known)
+
+
+def verdict(ok: bool) -> str:
+    return "**holds**" if ok else "**does not hold**"
+
+
+def figures(name: str) -> str:
+    folder = HERE / "figures" / name
+    if not folder.exists():
+        return "_(figures not generated)_"
+    return "\n".join(
+        f"![{png.stem}](reproduce/figures/{name}/{png.name})"
+        for png in sorted(folder.glob("*.png"))
+    )
+
+
+def command(name: str) -> str:
+    args = " ".join(ALL[name])
+    out = f"results/reproduce/{name}.h5"
+    return (
+        f"```bash\nphasebench sweep {args} \\\n    --executor process --workers 2 --out {out}\n```"
+    )
+
+
+def x_step(name: str) -> float:
+    args = ALL[name]
+    return float(args[args.index("--x-step") + 1])
+
+
+_RUNS: dict[str, dict] = {}
+
+
+def load_runs(name: str, scan_id: str) -> list[dict]:
+    if name not in _RUNS:
+        _RUNS[name] = load(DATA / f"{name}.h5")
+    return list(_RUNS[name]["scans"][scan_id]["runs"].values())

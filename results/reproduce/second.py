@@ -1,0 +1,759 @@
+"""The second edition's sections of results/REPORT.md: the paper's own next checks (its estimator,
+batch sizes, normalization and the ResNet), the later regimes, Adam's edge of stability, another
+learning-rate unit and warmup. Each section reads its files (``experiments.SECOND``), computes
+its verdicts from them and says what it cost here; a section whose files are missing says so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from reading import (
+    DATA,
+    HERE,
+    NAMES,
+    PointSummary,
+    ScanSummary,
+    command,
+    constants_table,
+    exists,
+    figures,
+    fmt,
+    load,
+    load_runs,
+    option,
+    points_of,
+    verdict,
+    x_step,
+)
+
+from phasebench.analysis.aggregates import Aggregate
+
+COSTS = HERE / "data" / "costs.json"
+
+
+def cost(*names: str) -> str:
+    """What the experiments cost when they last ran from no file, as recorded by reproduce.py."""
+    costs = json.loads(COSTS.read_text()) if COSTS.exists() else {}
+    known = [costs[n] for n in names if n in costs]
+    if not known:
+        return "Cost here: not recorded (the files were resumed, not run from scratch)."
+    total = sum(c["seconds"] for c in known) / 60
+    parts = ", ".join(f"`{n}` {costs[n]['seconds'] / 60:.1f} min" for n in names if n in costs)
+    first = known[0]
+    load = max(c.get("load", math.nan) for c in known)
+    return (
+        f"Cost here: {total:.1f} min of wall time ({parts}) with {first['workers']} worker "
+        f"processes on this {first['cpus']}-core machine ({first['date']}; 5-minute load "
+        f"average up to {load:.1f} as they ended: above {first['workers']}, they shared the "
+        "cores with other work and an unloaded run is faster)."
+    )
+
+
+def missing(title: str, names: Sequence[str]) -> str | None:
+    absent = [n for n in names if not exists(n)]
+    if not absent:
+        return None
+    return f"## {title}\n\n_not run yet: {', '.join(f'`{n}`' for n in absent)}_"
+
+
+def key(scan: ScanSummary) -> tuple:
+    model = scan.config["model"]["options"]
+    return (model.get("depth"), model.get("width"), scan.config["seed"])
+
+
+def scans_of(name: str) -> dict[tuple, ScanSummary]:
+    return {key(s): s for p in points_of(name) for s in p.scans}
+
+
+def steps_between(a: float, b: float, step: float) -> float:
+    """How many grid steps (of x = log2 c) b lies above a."""
+    return (math.log2(b) - math.log2(a)) / step
+
+
+def mean_std(values: Sequence[float]) -> str:
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return "undetermined"
+    return f"{v.mean():+.2f} ± {v.std():.2f}"
+
+
+def ratio_at_one(name: str, scan: ScanSummary) -> float:
+    """lambda_10 / lambda_0 of the scan's run at its smallest c (c = 1 on these grids)."""
+    runs = sorted(load_runs(name, scan.scan_id), key=lambda r: r["c"])
+    sharp = runs[0]["sharpness"]
+    return float(sharp[-1] / sharp[0])
+
+
+def fcn_parameters(depth: int, width: int, inputs: int = 784, outputs: int = 10) -> int:
+    """Weights of the bias-free fcn: inputs x w, (depth - 2) w x w, w x outputs."""
+    return inputs * width + (depth - 2) * width * width + width * outputs
+
+
+def moved(a: Aggregate, b: Aggregate) -> bool:
+    """Whether two points' means differ by more than the larger of their seeds' spreads."""
+    if not (a.determined and b.determined):
+        return False
+    return abs(a.mean - b.mean) > max(a.std, b.std)
+
+
+# -- 6. the paper's estimator ------------------------------------------------------------------
+def estimator_section() -> str:
+    title = "6. How much the paper's estimator moves the phase boundaries"
+    names = ["fcn-he-power20", "fcn-he-next-batch"]
+    if (gap := missing(title, ["fcn-he", *names])) is not None:
+        return gap
+    step = x_step("fcn-he")
+    reference, power, nxt = scans_of("fcn-he"), scans_of("fcn-he-power20"), scans_of(names[1])
+    rows = [
+        "| depth | width | seed | lambda0 power-20 / Lanczos | predicted shift | "
+        + " | ".join(f"{n} shift" for n in ("c_loss", "c_sharp", "c_max"))
+        + " | c_sharp shift, next batch |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    shifts = {n: [] for n in ("c_loss", "c_sharp", "c_max")}
+    explained, bias, next_shift = [], [], []
+    for k in sorted(power):
+        ref, pw = reference[k], power[k]
+        ratio = pw.lambda0 / ref.lambda0
+        bias.append(ratio)
+        # eta = c / lambda0_est: an estimate low by ratio makes every nominal c act as c / ratio
+        predicted = math.log2(ratio) / step
+        cells = []
+        for n in shifts:
+            a, b = ref.constants[n], pw.constants[n]
+            s = steps_between(a.value, b.value, step) if a.determined and b.determined else math.nan
+            shifts[n].append(s)
+            cells.append("—" if math.isnan(s) else f"{s:+.0f}")
+            if n == "c_max" and not math.isnan(s):
+                explained.append(abs(s - predicted) <= 1 + 1e-9)
+        nb = nxt.get(k)
+        ns = math.nan
+        if nb is not None and ref.constants["c_sharp"].determined:
+            if nb.constants["c_sharp"].determined:
+                ns = steps_between(
+                    ref.constants["c_sharp"].value, nb.constants["c_sharp"].value, step
+                )
+        next_shift.append(ns)
+        rows.append(
+            f"| {k[0]} | {k[1]} | {k[2]} | {ratio:.3f} | {predicted:+.1f} | "
+            + " | ".join(cells)
+            + f" | {'—' if math.isnan(ns) else f'{ns:+.0f}'} |"
+        )
+    bias = np.array(bias)
+    sizes = [fcn_parameters(d, w) for d, w, _ in power]
+    return "\n".join(
+        [
+            f"## {title}",
+            "",
+            "The authors measured the sharpness with 20 power iterations from one fixed start and "
+            "no convergence test, and lambda_t on the next 512-example training batch. Here the "
+            "fcn-He corners of section 3 (d = 2, 8; w = 64, 256; the same 3 seeds, batches and c "
+            "grid) are rerun with exactly that estimator (`power` with `max_iter` 20, `tol` 0, "
+            "`start` fixed) and, separately, with Lanczos measuring lambda_t on the next training "
+            "batch (`--sharpness-batch next`; lambda0 stays on the fixed batch), against section "
+            "3's Lanczos (relative residual 1e-3, warm-started) on the fixed batch.",
+            "",
+            command("fcn-he-power20"),
+            "",
+            command("fcn-he-next-batch"),
+            "",
+            "Shifts are in grid steps of x = log2 c (one step: a factor "
+            f"{2**step:.3f} in c), power-20 or next batch minus Lanczos, per point and seed; "
+            "'predicted' is the shift lambda0's bias alone causes (eta = c / lambda0_est).",
+            "",
+            *rows,
+            "",
+            f"- Power-20's lambda0 is below Lanczos's in {int((bias < 1 - 1e-4).sum())} of "
+            f"{bias.size} scans (ratio {bias.min():.3f} to {bias.max():.3f}, mean "
+            f"{bias.mean():.3f}): {verdict(bool((bias <= 1 + 1e-4).all()))} that it is biased "
+            "low (power iteration from a fixed start converges from below on a PSD-dominated "
+            "spectrum).",
+            "- Mean shift ± spread over the scans, in grid steps: "
+            + ", ".join(f"{n} {mean_std(v)}" for n, v in shifts.items())
+            + f"; c_sharp with the next-batch lambda_t {mean_std(next_shift)}.",
+            f"- c_max's shift is lambda0's bias alone (within one grid step) in {sum(explained)} "
+            f"of {len(explained)} scans: {verdict(bool(explained) and all(explained))}.",
+            f"- `exact` does not fit at these sizes: the smallest model here has {min(sizes):,} "
+            f"parameters (a dense float32 Hessian of {4 * min(sizes) ** 2 / 1e9:.0f} GB, refused "
+            f"by `exact`'s 4 GiB `max_bytes`), the largest {max(sizes):,}. Lanczos at tol 1e-3 "
+            "is the reference (its eigenvalue error is about tol^2 lambda / gap, far below one "
+            "grid step: docs/sharpness.md).",
+            "",
+            cost("fcn-he-power20", "fcn-he-next-batch"),
+            "",
+            figures("fcn-he-power20"),
+        ]
+    )
+
+
+# -- 7. batch sizes ----------------------------------------------------------------------------
+def _axis_rows(
+    points: list[PointSummary], value: Callable[[PointSummary], object], label: str
+) -> tuple[list[str], list[PointSummary]]:
+    ordered_points = sorted(points, key=lambda p: value(p))  # type: ignore[arg-type, return-value]
+    rows = [
+        f"| {label} | seeds | lambda0 | " + " | ".join(NAMES) + " |",
+        "|---|---|---|" + "---|" * len(NAMES),
+    ]
+    for p in ordered_points:
+        rows.append(
+            f"| {value(p)} | {len(p.scans)} | {fmt(p.lambda0)} | "
+            + " | ".join(fmt(p.aggregates[n]) for n in NAMES)
+            + " |"
+        )
+    return rows, ordered_points
+
+
+def _movement(points: list[PointSummary]) -> str:
+    first, last = points[0], points[-1]
+    moving = [n for n in NAMES if moved(first.aggregates[n], last.aggregates[n])]
+    still = [n for n in NAMES if n not in moving]
+    change = ", ".join(
+        f"{n} {last.aggregates[n].mean / first.aggregates[n].mean:.2f}x"
+        for n in NAMES
+        if first.aggregates[n].determined and last.aggregates[n].determined
+    )
+    return (
+        f"from the smallest to the largest: {change}; beyond the seeds' spread: "
+        f"{', '.join(moving) or 'none'}; within it: {', '.join(still) or 'none'}"
+    )
+
+
+def batch_section() -> str:
+    title = "7. Batch-size sensitivity"
+    names = ["fcn-batch-size", "fcn-sharpness-examples"]
+    if (gap := missing(title, ["fcn-sgd", *names])) is not None:
+        return gap
+    control = points_of("fcn-sgd")
+    sgd_rows, sgd = _axis_rows(
+        points_of("fcn-batch-size") + control, lambda p: p.config["batch_size"], "SGD batch"
+    )
+    sharp_rows, sharp = _axis_rows(
+        points_of("fcn-sharpness-examples") + control,
+        lambda p: p.config["sharpness_examples"],
+        "sharpness examples",
+    )
+    return "\n".join(
+        [
+            f"## {title}",
+            "",
+            "The control point of section 5 (fcn d = 4, w = 128, He, 3 seeds) with the SGD batch "
+            "at 128, 512 and 2,048 examples, then the sharpness batch (lambda0 and every lambda_t) "
+            "at 256, 1,024 and 4,096 examples; 512 and 1,024 are section 5's own runs. 'Beyond "
+            "the seeds' spread' means the means at the two ends differ by more than the larger "
+            "of their standard deviations over seeds.",
+            "",
+            command("fcn-batch-size"),
+            "",
+            *sgd_rows,
+            "",
+            f"- SGD batch, {_movement(sgd)}.",
+            "",
+            command("fcn-sharpness-examples"),
+            "",
+            *sharp_rows,
+            "",
+            f"- Sharpness batch, {_movement(sharp)}. lambda0 itself: "
+            f"{sharp[0].lambda0.mean:.3g} on {sharp[0].config['sharpness_examples']} examples, "
+            f"{sharp[-1].lambda0.mean:.3g} on {sharp[-1].config['sharpness_examples']} (a "
+            "smaller batch's Hessian has the larger top eigenvalue: its noise adds to it, and "
+            "eta = c / lambda0 then shrinks every step).",
+            "",
+            cost(*names),
+            "",
+            figures("fcn-batch-size"),
+            "",
+            figures("fcn-sharpness-examples"),
+        ]
+    )
+
+
+# -- 8. normalization and the ResNet ----------------------------------------------------------
+def _survival(points: list[tuple[str, PointSummary]], step: float) -> list[str]:
+    """One row per (file, point): the constants, the catapult window and the fall at c = 1."""
+    rows = [
+        "| norm | seeds | lambda0 | c_loss | c_max | catapult window (grid steps) | "
+        "lambda_10 / lambda_0 at c = 1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, p in points:
+        windows = [
+            steps_between(s.constants["c_loss"].value, s.constants["c_max"].value, step)
+            for s in p.scans
+            if s.constants["c_loss"].determined and s.constants["c_max"].determined
+        ]
+        falls = [ratio_at_one(name, s) for s in p.scans]
+        rows.append(
+            f"| {norm_of(p)} | {len(p.scans)} | {fmt(p.lambda0)} | {fmt(p.aggregates['c_loss'])} "
+            f"| {fmt(p.aggregates['c_max'])} | {mean_std(windows)} | {np.mean(falls):.3f} |"
+        )
+    return rows
+
+
+def norm_of(point: PointSummary) -> str:
+    return str(point.config["model"]["options"].get("norm", "none"))
+
+
+def survives(points: list[tuple[str, PointSummary]]) -> list[str]:
+    """Per point: whether the catapult and the sharpness-reduction phases are both there."""
+    out = []
+    for name, p in points:
+        catapult = [
+            s.constants["c_loss"].determined
+            and s.constants["c_max"].determined
+            and s.constants["c_loss"].value < s.constants["c_max"].value
+            for s in p.scans
+        ]
+        falls = [ratio_at_one(name, s) < 1 for s in p.scans]
+        out.append(
+            f"- norm {norm_of(p)}: a catapult phase (c_loss < c_max) in {sum(catapult)} of "
+            f"{len(catapult)} seeds, sharpness reduction at c = 1 (lambda_10 < lambda_0) in "
+            f"{sum(falls)} of {len(falls)}: {verdict(all(catapult) and all(falls))} that both "
+            "survive."
+        )
+    return out
+
+
+def tagged(*names: str) -> list[tuple[str, PointSummary]]:
+    return [(name, p) for name in names for p in points_of(name)]
+
+
+def norm_section() -> str:
+    title = "8. Normalization, and the headline ResNet"
+    names = ["fcn-norm"]
+    if (gap := missing(title, ["fcn-sgd", *names])) is not None:
+        return gap
+    step = x_step("fcn-norm")
+    points = tagged("fcn-sgd", "fcn-norm")
+    parts = [
+        f"## {title}",
+        "",
+        "fcn d = 4, w = 128, He (section 5's control) without normalization, with a LayerNorm "
+        "and with a BatchNorm (batch statistics only) between each hidden layer and its ReLU "
+        "(`model.norm`, new in this edition). 'Catapult window': c_max over c_loss in grid "
+        "steps; lambda_10 / lambda_0 below 1 at c = 1 is the sharpness-reduction phase.",
+        "",
+        command("fcn-norm"),
+        "",
+        *_survival(points, step),
+        "",
+        *survives(points),
+        "",
+        cost(*names),
+        "",
+        figures("fcn-norm"),
+    ]
+    parts += ["", resnet_part()]
+    return "\n".join(parts)
+
+
+def resnet_part() -> str:
+    if not exists("resnet-norm"):
+        return "### ResNet-18\n\n_not run yet: `resnet-norm`_"
+    step = x_step("resnet-norm")
+    points = tagged("resnet-norm")
+    return "\n".join(
+        [
+            "### ResNet-18",
+            "",
+            command("resnet-norm"),
+            "",
+            *_survival(points, step),
+            "",
+            *survives(points),
+            "",
+            cost("resnet-norm"),
+            "",
+            figures("resnet-norm"),
+        ]
+    )
+
+
+# -- 9. the four regimes ----------------------------------------------------------------------
+def _traces(name: str) -> list:
+    return sorted(load(DATA / f"{name}.h5").traces, key=lambda t: (t.config["batch_size"], t.c))
+
+
+def _regime_text(trace) -> str:
+    if trace.diverged:
+        return f"diverged at step {trace.diverged_step}"
+    return ", ".join(f"{r['name']} {r['start']}-{r['end']}" for r in trace.regimes) or "none"
+
+
+def _level(trace, fraction: float = 0.25) -> tuple[float, float]:
+    """Mean and std of lambda_t / threshold over the last ``fraction`` of the measurements."""
+    r = trace.sharpness[:, 0] / trace.threshold
+    tail = r[int(len(r) * (1 - fraction)) :]
+    tail = tail[np.isfinite(tail)]
+    return (float(tail.mean()), float(tail.std())) if tail.size else (math.nan, math.nan)
+
+
+def _eos(trace) -> str:
+    eos = trace.eos or {}
+    if not eos:
+        return "—"
+    return f"{eos['mean']:.3f} ± {eos['spread']:.3f}"
+
+
+def _trace_rows(traces: list) -> list[str]:
+    rows = [
+        "| optimizer | batch | c | steps | regimes (start-end step) | EoS level (mean ± spread) "
+        "| lambda / threshold, last quarter | loss first → last |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t in traces:
+        mean, std = _level(t)
+        batch = "full" if t.config.get("full_batch") else t.config["batch_size"]
+        rows.append(
+            f"| {t.config['optimizer']['name']} | {batch} "
+            f"| {t.c:g} | {t.steps_done} | {_regime_text(t)} | {_eos(t)} | "
+            f"{mean:.3f} ± {std:.3f} | {t.loss[0]:.3g} → {t.loss[-1]:.3g} |"
+        )
+    return rows
+
+
+def _falls_non_monotonically(trace) -> bool:
+    eos = trace.eos or {}
+    if not eos:
+        return False
+    window = trace.loss[np.asarray(trace.measured_step) >= eos["start"]]
+    return bool(window.size > 2 and window[-1] < window[0] and np.any(np.diff(window) > 0))
+
+
+def regimes_section() -> str:
+    title = "9. The four regimes past step 10"
+    names = ["trace-gd", "trace-gd-small-c", "trace-momentum", "trace-sgd-batch", "trace-uv"]
+    if (gap := missing(title, names)) is not None:
+        return gap
+    gd = _traces("trace-gd") + _traces("trace-gd-small-c")
+    momentum = _traces("trace-momentum")
+    minibatch = _traces("trace-sgd-batch")
+    at12 = next(t for t in gd if t.c == 12)
+    at1 = next(t for t in gd if t.c == 1)
+    names12 = [r["name"] for r in at12.regimes]
+    all_four = names12 == [
+        "early-transient",
+        "saturation",
+        "progressive-sharpening",
+        "edge-of-stability",
+    ]
+    ok_level = bool(at12.eos) and abs(at12.eos["mean"] - 1) <= 0.1
+    [mom] = momentum
+    ok_momentum = (
+        mom.threshold_kind == "(2+2beta)/eta" and bool(mom.eos) and abs(mom.eos["mean"] - 1) <= 0.1
+    )
+    levels = [(t.config["batch_size"], _level(t)[0]) for t in minibatch]
+    full_level = _level(at12)[0]
+    chain = [full_level] + [lvl for _, lvl in sorted(levels, reverse=True)]
+    falling = all(a > b for a, b in zip(chain, chain[1:], strict=False))
+    uv = uv_check()
+    return "\n".join(
+        [
+            f"## {title}",
+            "",
+            "Long runs (`phasebench trace`, through `sweep --trace`): fcn 784-64-64-10 ReLU He on "
+            "1,024 class-balanced real Fashion-MNIST training images, the sharpness (Lanczos, "
+            "warm-started) and the loss on those 1,024, measured every 100 steps; the regimes "
+            "labelled by the written rules of docs/regimes.md, the EoS level the mean of "
+            "lambda_t / threshold over the edge-of-stability window (1.0 = exactly at it).",
+            "",
+            command("trace-gd"),
+            "",
+            command("trace-gd-small-c"),
+            "",
+            command("trace-momentum"),
+            "",
+            command("trace-sgd-batch"),
+            "",
+            *_trace_rows(gd + momentum + minibatch),
+            "",
+            "- Full-batch GD at c = 12 goes through all four regimes in order "
+            f"({_regime_text(at12)}): {verdict(all_four)}.",
+            f"- Its sharpness hovers at 2 / eta: EoS level {_eos(at12)}, within 10% of 1: "
+            f"{verdict(ok_level)}; the loss keeps falling over the EoS window, non-monotonically: "
+            f"{verdict(_falls_non_monotonically(at12))}.",
+            f"- At c = 1 within {at1.steps_done} steps: {_regime_text(at1)} (no edge of "
+            f"stability: {verdict('edge-of-stability' not in [r['name'] for r in at1.regimes])}). "
+            "At c = 40 (past the 10-step c_max) constant eta diverges: "
+            + _regime_text(next(t for t in gd if t.c == 40))
+            + " (section 12 trains it with warmup).",
+            f"- Heavy-ball momentum beta = 0.9 (linear warmup from c = 0.5 over 1,000 steps, "
+            f"which keeps the ReLUs alive at this c): the level moves to (2 + 2 beta) / eta: "
+            f"threshold {mom.threshold_kind}, EoS level {_eos(mom)}: {verdict(ok_momentum)}.",
+            "- Minibatch SGD at c = 12: lambda / (2 / eta) over the last quarter of the run "
+            + ", ".join(f"batch {b}: {lvl:.3f}" for b, lvl in sorted(levels, reverse=True))
+            + f" against {full_level:.3f} full-batch; falls as the batch shrinks: "
+            f"{verdict(falling)}.",
+            "",
+            uv,
+            "",
+            cost(*names),
+            "",
+            figures("trace-gd"),
+            "",
+            figures("trace-momentum"),
+            "",
+            figures("trace-sgd-batch"),
+            "",
+            figures("trace-uv"),
+        ]
+    )
+
+
+def uv_check() -> str:
+    """The uv trace against the model's own two-variable recursion, step by step."""
+    from phasebench.config import ProbeConfig
+    from phasebench.plugins import components
+    from phasebench.probe.problem import Problem
+    from phasebench.theory import uv_hessian_top_of, uv_recursion
+
+    [trace] = _traces("trace-uv")
+    config = ProbeConfig.from_dict(trace.config)
+    model = Problem.build(config, components()).initial_model()
+    u, v = (p.detach().double().flatten().numpy() for p in model.parameters())
+    n = len(u)
+    y = float(trace.config["dataset"]["options"]["y"])
+    f, ntk = uv_recursion(
+        float(v @ u) / math.sqrt(n), float(u @ u + v @ v) / n, trace.eta, n, trace.steps_done, y=y
+    )
+    steps = np.asarray(trace.measured_step)
+    loss_theory = (f[steps] - y) ** 2 / 2
+    sharp_theory = uv_hessian_top_of(f[steps], ntk[steps], n, y=y)
+    loss_err = float(np.max(np.abs(trace.loss - loss_theory) / np.maximum(loss_theory, 1e-12)))
+    sharp_err = float(np.max(np.abs(trace.sharpness[:, 0] - sharp_theory) / sharp_theory))
+    r = trace.sharpness[:, 0] * trace.eta_t / 2
+    late = r[len(r) // 2 :]
+    return "\n".join(
+        [
+            command("trace-uv"),
+            "",
+            f"- The uv model (width {n}, one example, target y = {y:g}, c = {trace.c:g}) against "
+            f"its own recursion over all {trace.steps_done} steps: largest relative difference "
+            f"of the loss {loss_err:.1e}, of the sharpness {sharp_err:.1e} "
+            f"({verdict(max(loss_err, sharp_err) <= 1e-6)} that they agree to 1e-6). Over the "
+            f"second half lambda eta / 2 = {late.mean():.3f} ± {late.std():.3f}, flipping "
+            "between two values every step (a period-2 orbit around 2 / eta): the uv model's "
+            f"edge of stability. Labelled: {_regime_text(trace)}.",
+        ]
+    )
+
+
+# -- 10. Adam ---------------------------------------------------------------------------------
+def adam_section() -> str:
+    title = "10. Adam at its edge of stability"
+    names = ["trace-adam", "fcn-adam-preconditioned"]
+    if (gap := missing(title, [*names, "fcn-sgd", "fcn-adam"])) is not None:
+        return gap
+    [trace] = _traces("trace-adam")
+    ok = bool(trace.eos) and abs(trace.eos["mean"] - 1) <= 0.1
+    sgd, adam_h, adam_p = points_of("fcn-sgd"), points_of("fcn-adam"), points_of(names[1])
+    ratio = [s.lambda_unit / s.lambda0 for p in adam_p for s in p.scans]
+
+    def over(point: PointSummary, n: str, threshold: float) -> str:
+        a = point.aggregates[n]
+        return f"{a.mean / threshold:.2f}" if a.determined else "undetermined"
+
+    rows = [
+        "| optimizer | unit | its stability threshold in c | c_loss | c_sharp | c_max "
+        "| c_max / threshold |",
+        "|---|---|---|---|---|---|---|",
+        f"| sgd | lambda0 (Hessian) | 2 | {fmt(sgd[0].aggregates['c_loss'])} | "
+        f"{fmt(sgd[0].aggregates['c_sharp'])} | {fmt(sgd[0].aggregates['c_max'])} | "
+        f"{over(sgd[0], 'c_max', 2)} |",
+        f"| adam | lambda0 (Hessian) | — | {fmt(adam_h[0].aggregates['c_loss'])} | "
+        f"{fmt(adam_h[0].aggregates['c_sharp'])} | {fmt(adam_h[0].aggregates['c_max'])} | — |",
+        f"| adam | lambda_P (preconditioned) | 38 | {fmt(adam_p[0].aggregates['c_loss'])} | "
+        f"{fmt(adam_p[0].aggregates['c_sharp'])} | {fmt(adam_p[0].aggregates['c_max'])} | "
+        f"{over(adam_p[0], 'c_max', 38)} |",
+    ]
+    return "\n".join(
+        [
+            f"## {title}",
+            "",
+            "Full-batch Adam (beta1 = 0.9, beta2 = 0.999) on section 9's 1,024 images at c = 0.05 "
+            "(eta = 0.05 / lambda0), its preconditioned sharpness lambda_1(P^-1 H) measured with "
+            "P from Adam's own state (docs/curvature.md) against its threshold "
+            "(2 + 2 beta1) / (eta (1 - beta1)) = 38 / eta (Cohen et al. 2022).",
+            "",
+            command("trace-adam"),
+            "",
+            *_trace_rows([trace]),
+            "",
+            f"- The preconditioned sharpness equilibrates at 38 / eta: EoS level {_eos(trace)}, "
+            f"within 10% of 1: {verdict(ok)}.",
+            "",
+            "The 10-step phase diagram of Adam with c in preconditioned units, "
+            "eta = c / lambda_P(theta_0) (`--lr-unit preconditioned`, new in this edition), "
+            "beside SGD's and beside Adam's in Hessian units (section 5b), all at d = 4, w = 128:",
+            "",
+            command("fcn-adam-preconditioned"),
+            "",
+            *rows,
+            "",
+            f"- lambda_P / lambda0 at initialization: {np.mean(ratio):.3g} ± {np.std(ratio):.2g} "
+            "over seeds: Adam's first steps are about eta per coordinate whatever the curvature, "
+            "so in Hessian units its constants sit three orders of magnitude lower than SGD's; "
+            "in its own units they are on its threshold's scale.",
+            "",
+            cost(*names),
+            "",
+            figures("trace-adam"),
+            "",
+            figures("fcn-adam-preconditioned"),
+        ]
+    )
+
+
+# -- 11. another learning-rate unit -----------------------------------------------------------
+def units_section() -> str:
+    title = "11. Another learning-rate unit: GGN and critical sharpness"
+    names = ["fcn-he-ggn", "fcn-he-critical"]
+    if (gap := missing(title, ["fcn-he", *names])) is not None:
+        return gap
+    corners = {(option(p, "depth"), option(p, "width")) for p in points_of(names[0])}
+    by_unit = {
+        "hessian": [
+            p for p in points_of("fcn-he") if (option(p, "depth"), option(p, "width")) in corners
+        ],
+        "ggn": points_of(names[0]),
+        "critical": points_of(names[1]),
+    }
+    source = {"hessian": "fcn-he", "ggn": names[0], "critical": names[1]}
+    lines = []
+    for unit, points in by_unit.items():
+        dw = np.array([option(p, "depth") / option(p, "width") for p in points])
+        c_loss = np.array([p.aggregates["c_loss"].mean for p in points])
+        falls = np.array(
+            [np.mean([ratio_at_one(source[unit], s) for s in p.scans]) for p in points]
+        )
+        order = np.argsort(dw)
+        unit_ratio = [s.lambda_unit / s.lambda0 for p in points for s in p.scans]
+        lines.append(
+            f"| {unit} | {np.mean(unit_ratio):.3f} | "
+            + " | ".join(f"{c_loss[i]:.3g}" for i in order)
+            + " | "
+            + " | ".join(f"{falls[i]:.3f}" for i in order)
+            + f" | {verdict(bool(np.all(np.diff(falls[order]) < 0)))} |"
+        )
+    labels = [
+        f"d/w={option(p, 'depth')}/{option(p, 'width')}"
+        for p in sorted(by_unit["hessian"], key=lambda p: option(p, "depth") / option(p, "width"))
+    ]
+    tables = []
+    for unit, points in by_unit.items():
+        if unit != "hessian":
+            tables += [f"In {unit} units:", "", constants_table(points), ""]
+    return "\n".join(
+        [
+            f"## {title}",
+            "",
+            "The fcn-He corners (section 6) with eta = c / lambda_GGN(theta_0), the top "
+            "eigenvalue of the Gauss-Newton matrix, and with eta = c / lambda_c, the critical "
+            "sharpness 2 / eta_c of the first step's line search, beside Hessian units "
+            "(section 3). "
+            "lambda_t stays the Hessian's throughout, so the sharpness-reduction phase is the "
+            "same measurement in every unit; what changes is which eta a value of c means.",
+            "",
+            command("fcn-he-ggn"),
+            "",
+            command("fcn-he-critical"),
+            "",
+            "| unit | lambda_unit / lambda0 (mean) | "
+            + " | ".join(f"c_loss {x}" for x in labels)
+            + " | "
+            + " | ".join(f"lambda_10/lambda_0 at c = 1, {x}" for x in labels)
+            + " | the fall deepens with d/w |",
+            "|---|---|" + "---|" * (2 * len(labels)) + "---|",
+            *lines,
+            "",
+            *tables,
+            "- Does the sharpness-reduction phase still open with d/w in these units? The last "
+            "column: lambda_10 / lambda_0 at c = 1 falls monotonically as d/w grows.",
+            "",
+            cost(*names),
+            "",
+            figures("fcn-he-ggn"),
+            "",
+            figures("fcn-he-critical"),
+        ]
+    )
+
+
+# -- 12. warmup -------------------------------------------------------------------------------
+def warmup_section() -> str:
+    title = "12. Warmup"
+    names = ["fcn-sgd-warmup", "fcn-adam-gi", "fcn-adam-warmup", "trace-warmup"]
+    if (gap := missing(title, [*names, "fcn-sgd", "fcn-adam", "trace-gd"])) is not None:
+        return gap
+
+    def c_max(name: str) -> Aggregate:
+        return points_of(name)[0].aggregates["c_max"]
+
+    pairs = [
+        ("SGD, 10-step linear warmup from c = 1", "fcn-sgd", "fcn-sgd-warmup"),
+        ("Adam, GI-Adam (v_0 = g_0^2)", "fcn-adam", "fcn-adam-gi"),
+        ("Adam, 10-step linear warmup from c = 0.01", "fcn-adam", "fcn-adam-warmup"),
+    ]
+    rows = [
+        "| change | c_max without | c_max with | ratio |",
+        "|---|---|---|---|",
+    ]
+    for what, base, changed in pairs:
+        a, b = c_max(base), c_max(changed)
+        ratio = b.mean / a.mean if a.determined and b.determined else math.nan
+        rows.append(f"| {what} | {fmt(a)} | {fmt(b)} | {ratio:.2f}x |")
+    [warm] = _traces("trace-warmup")
+    cold = next(t for t in _traces("trace-gd") if t.c == warm.c)
+    return "\n".join(
+        [
+            f"## {title}",
+            "",
+            "The 10-step probe at d = 4, w = 128 under a linear warmup over the 10 steps (eta_t "
+            "from init_c / lambda0 to c / lambda0) and with GI-Adam, against the same point "
+            "without (sections 5 and 5b); c_max is the largest target c that does not diverge. "
+            "Kalra & Barkeshli (2024) report warmup, and GI-Adam, raising the largest trainable "
+            "learning rate of Adam about 4x.",
+            "",
+            command("fcn-sgd-warmup"),
+            "",
+            command("fcn-adam-gi"),
+            "",
+            command("fcn-adam-warmup"),
+            "",
+            *rows,
+            "",
+            command("trace-warmup"),
+            "",
+            *_trace_rows([cold, warm]),
+            "",
+            f"- A trace at c = {warm.c:g} (past every 10-step c_max of section 9's model) at "
+            f"constant eta: {_regime_text(cold)}; with a linear warmup from c = 1 over 1,000 "
+            f"steps: {_regime_text(warm)}. Warmup trains at a target the probe calls divergent: "
+            f"{verdict(cold.diverged and not warm.diverged)}.",
+            "",
+            cost(*names),
+            "",
+            figures("fcn-sgd-warmup"),
+            "",
+            figures("trace-warmup"),
+        ]
+    )
+
+
+SECTIONS = (
+    estimator_section,
+    batch_section,
+    norm_section,
+    regimes_section,
+    adam_section,
+    units_section,
+    warmup_section,
+)
+
+
+def sections() -> list[str]:
+    return [section() for section in SECTIONS]
