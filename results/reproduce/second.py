@@ -456,8 +456,9 @@ def regimes_section() -> str:
             f"## {title}",
             "",
             "Long runs (`phasebench trace`, through `sweep --trace`): fcn 784-64-64-10 ReLU He on "
-            "1,024 class-balanced real Fashion-MNIST training images, the sharpness (Lanczos, "
-            "warm-started) and the loss on those 1,024, measured every 100 steps; the regimes "
+            "the 1,024 real Fashion-MNIST training images phasebench ships (class-balanced), "
+            "the sharpness (Lanczos, warm-started) and the loss on those 1,024, measured every "
+            "20 steps at c = 12 and every 100 otherwise; the regimes "
             "labelled by the written rules of docs/regimes.md, the EoS level the mean of "
             "lambda_t / threshold over the edge-of-stability window (1.0 = exactly at it).",
             "",
