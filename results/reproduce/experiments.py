@@ -252,6 +252,8 @@ SECOND: dict[str, list[str]] = {
         "single-example",
         "--y",
         "9.6",
+        "--opt",
+        "dataset.dtype=float64",
         "--init",
         "lecun",
         "--dtype",
