@@ -132,26 +132,64 @@ def test_list_shows_them(components):
     assert "--sharpness-examples 48" in table.stdout and "--width 4" in table.stdout
 
 
-def test_run_says_applies_and_stores_them_and_a_flag_overrides(components, tmp_path):
-    args = ["run", "--model", "cpu-fcn", "--dataset", "gaussian", "--steps", "1"]
-    result = runner.invoke(app, [*args, "--x-max", "1", "--out", str(tmp_path / "a.h5")])
-    assert result.exit_code == 0, result.output
+class Planned(Exception):
+    """Raised by a stand-in for ``study.plan``: the configurations the command would run."""
+
+
+def _planned_configs(monkeypatch, *args):
+    """What ``phasebench ARGS`` would plan, without running it: its configurations and the
+    search, and its stderr."""
+    from phasebench.probe import study
+
+    def plan(configs, search, *rest, **kwargs):
+        raise Planned(list(configs), search)
+
+    monkeypatch.setattr(study, "plan", plan)
+    result = runner.invoke(app, list(args))
+    assert isinstance(result.exception, Planned), result.output
+    configs, search = result.exception.args
+    return configs, search, result.stderr
+
+
+RUN = ("run", "--model", "cpu-fcn", "--dataset", "gaussian")
+
+
+def test_run_says_and_plans_them_and_a_flag_overrides(components, monkeypatch):
+    [config], search, stderr = _planned_configs(monkeypatch, *RUN)
     line = "cpu-fcn: using its CPU defaults --sharpness-examples 48 --loss-examples 40"
-    assert line in result.stderr
-    assert "(set any flag to override)" in result.stderr
+    assert line in stderr and "--x-step 1 --width 4 (set any flag to override)" in stderr
+    assert (config.sharpness_examples, config.batch_size, config.model.opts()["width"]) == (
+        48,
+        16,
+        4,
+    )
+    assert search.grid.x_step == 1.0
+    given = ("--loss-examples", "24", "--batch-size", "full", "--width", "6", "--x-step", "0.5")
+    [config], search, stderr = _planned_configs(monkeypatch, *RUN, *given)
+    assert "using its CPU defaults --sharpness-examples 48 (set any flag" in stderr
+    assert (config.loss_examples, config.sharpness_examples, config.full_batch) == (24, 48, True)
+    assert config.model.opts()["width"] == 6 and search.grid.x_step == 0.5
+    _, _, stderr = _planned_configs(monkeypatch, *RUN, "--device", "cuda")
+    assert "CPU defaults" not in stderr
+
+
+def test_sweep_applies_them_but_not_to_a_swept_option(components, monkeypatch):
+    [narrow, wide], _, stderr = _planned_configs(
+        monkeypatch, "sweep", "--model", "cpu-fcn", "--dataset", "gaussian", "--widths", "2,3"
+    )
+    assert "--sharpness-examples 48" in stderr and "--width" not in stderr
+    assert [narrow.model.opts()["width"], wide.model.opts()["width"]] == [2, 3]
+    assert narrow.loss_examples == 40
+
+
+@pytest.mark.slow
+def test_run_stores_what_ran(components, tmp_path):
+    """The whole command: the file's configuration holds the CPU defaults it ran with."""
+    args = [*RUN, "--steps", "1", "--x-max", "1", "--out", str(tmp_path / "a.h5")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "cpu-fcn: using its CPU defaults" in result.stderr
     [scan] = load(tmp_path / "a.h5")["scans"].values()
     assert (scan["config"]["sharpness_examples"], scan["config"]["batch_size"]) == (48, 16)
     assert scan["config"]["model"]["options"]["width"] == 4
     assert len(scan["runs"]) == 2  # the declared x_step 1, from 0 to 1
-    given = ["--c", "1", "--loss-examples", "24", "--batch-size", "8", "--width", "6"]
-    result = runner.invoke(app, [*args, *given, "--out", str(tmp_path / "b.h5")])
-    assert result.exit_code == 0, result.output
-    assert "using its CPU defaults --sharpness-examples 48 (set" in result.stderr
-    [scan] = load(tmp_path / "b.h5")["scans"].values()
-    config = scan["config"]
-    assert (config["loss_examples"], config["sharpness_examples"], config["batch_size"]) == (
-        24,
-        48,
-        8,
-    )
-    assert config["model"]["options"]["width"] == 6

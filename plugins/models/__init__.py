@@ -18,7 +18,7 @@ from phasebench import Option, hookimpl
 #: What resnet runs with on --device cpu where the user sets none of them: smaller fixed
 #: batches and a bisection to a quarter octave instead of the 61-value grid.
 CPU_DEFAULTS_RESNET = {
-    "sharpness_examples": 256,
+    "sharpness_examples": 128,
     "loss_examples": 256,
     "batch_size": 128,
     "search": "bisect",
