@@ -135,7 +135,8 @@ def sweep(
             geometry[f"model.{name}"] = file[f"{name}s"]
     typed = parse_axes(axis or (), components, params)
     params["axes"] = {**geometry, **(params["axes"] or {}), **typed}
-    apply_cpu_defaults(ctx, file, components, params)
+    if not trace:  # a trace's long runs are not the probe the CPU defaults were chosen for
+        apply_cpu_defaults(ctx, file, components, params)
     with flag_names():
         search = parameters.search_of(params)
         configs = parameters.configs(components, params)
