@@ -61,16 +61,16 @@ def register_models(register):
         "resnet",
         "phasebench_builtins.models.resnet:build",
         description="ResNet-18/34 of base width channels; normalization removed by default. "
-        "On --device cpu, its CPU defaults apply where unset (see below); with the protocol's "
-        "defaults a probe takes days on 2 cores",
+        "On --device cpu its CPU defaults apply where unset (shown with its options); with "
+        "the protocol's defaults a probe takes days on 2 cores",
         options=[
             Option("depth", 18, "ResNet-18 or ResNet-34", choices=(18, 34)),
             Option("width", 16, "channels of the first stage (doubled per stage)", ge=1),
             Option("norm", "none", "normalization layer", choices=("none", "layer", "batch")),
             Option("bias", False, "biases in the convolutions"),
         ],
-        # measured (docs/performance.md): `phasebench run --model resnet --estimator lanczos`
-        # finishes in about 15 minutes on 2 cores with these, c_loss, c_sharp and c_max found
+        # from its measured products (docs/performance.md): the headline command
+        # `phasebench run --model resnet --estimator lanczos` is about 13 CPU minutes with these
         cpu_defaults=CPU_DEFAULTS_RESNET,
     )
     register(
