@@ -120,9 +120,14 @@ def _prepared(
     axes: dict[str, Sequence[Any]],
     executor: str,
     components: Components | None,
+    cpu_defaults: bool = False,
 ) -> tuple[Components, dict[str, Any], list]:
     """The session's registries (live objects registered), the study parameters and the
-    configurations they describe; unknown names and bad values: one line."""
+    configurations they describe; unknown names and bad values: one line. ``cpu_defaults``:
+    the model's CPU defaults fill what ``given`` and ``axes`` leave unset (one line on stderr
+    says which)."""
+    import sys
+
     from phasebench import plugins
     from phasebench.probe import live, parameters
 
@@ -135,6 +140,10 @@ def _prepared(
         key: [_named(session, key, v) for v in values] if key in parameters.COMPONENTS else values
         for key, values in parameters.check_axes(axes).items()
     }
+    applied = parameters.cpu_defaults(session, params, given) if cpu_defaults else {}
+    if applied:
+        params = parameters.with_cpu_defaults(params, applied)
+        print(parameters.cpu_defaults_line(params["model"], applied), file=sys.stderr)
     configs = parameters.configs(session, params)
     uses_live = any(
         live.is_live(getattr(config, name).name)
@@ -162,7 +171,7 @@ def _study(
     from phasebench.probe import parameters, study
     from phasebench.probe.paths import default_out
 
-    session, params, configs = _prepared(given, axes, executor, components)
+    session, params, configs = _prepared(given, axes, executor, components, cpu_defaults=True)
     out = params["out"]
     planned = study.plan(
         configs,

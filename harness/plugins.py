@@ -275,6 +275,7 @@ def _registrar(
         description: str = "",
         defaults: Mapping[str, Any] | None = None,
         options: Sequence[Option] | None = None,
+        cpu_defaults: Mapping[str, Any] | None = None,
     ) -> None:
         where = f"plugin {plugin!r} registering {kind} {name!r}"
         if not isinstance(name, str) or not name:
@@ -291,10 +292,32 @@ def _registrar(
                 plugin=plugin,
                 distribution=dist,
                 version=version,
+                cpu_defaults=_cpu_defaults(cpu_defaults, kind, where),
             )
         )
 
     return register
+
+
+def _cpu_defaults(
+    given: Mapping[str, Any] | None, kind: str, where: str
+) -> tuple[tuple[str, Any], ...]:
+    """``cpu_defaults={"sharpness_examples": 256, ...}`` as pairs: a model's only, keyed by
+    study parameters (``phasebench.probe.parameters`` checks the names when it applies them),
+    each value a plain number, string or boolean."""
+    if not given:
+        return ()
+    if kind != "model":
+        raise PluginError(f"{where}: cpu_defaults is a model's; a {kind} cannot declare them")
+    if not isinstance(given, Mapping):
+        raise PluginError(f"{where}: cpu_defaults must be a dict of parameter -> value")
+    for key, value in given.items():
+        if not isinstance(key, str) or not isinstance(value, (bool, int, float, str)):
+            raise PluginError(
+                f"{where}: cpu_defaults {key!r}: {value!r}; give a parameter name and a number, "
+                "string or boolean"
+            )
+    return tuple(given.items())
 
 
 _cached: Components | None = None

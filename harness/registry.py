@@ -32,6 +32,10 @@ class Registration:
     plugin: str = ""
     distribution: str = ""
     version: str = ""
+    #: (study parameter, value) pairs a model runs practically with on a CPU when the user
+    #: sets none of them (``register(..., cpu_defaults={...})``; applied by
+    #: ``phasebench.probe.parameters.cpu_defaults``)
+    cpu_defaults: tuple[tuple[str, Any], ...] = ()
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -100,6 +104,7 @@ class Registration:
             "description": self.description,
             "defaults": self.defaults,
             "options": [option.describe() for option in self.declared],
+            "cpu_defaults": dict(self.cpu_defaults),
             "plugin": self.plugin,
             "distribution": self.distribution,
             "version": self.version,

@@ -60,6 +60,8 @@ def list_components(
         table.add_column(column, overflow="fold")
     for reg in rows:
         defaults = ", ".join(f"{k}={json.dumps(v)}" for k, v in reg.defaults.items())
+        if reg.cpu_defaults:
+            defaults += f"; {_cpu_line(reg)}" if defaults else _cpu_line(reg)
         cells = (reg.kind, reg.name, reg.description, defaults, reg.plugin, reg.version)
         table.add_row(*map(literal, cells))
     console.print(table)
@@ -75,7 +77,18 @@ def _options_table(reg: Registration) -> Table:
         flag = "--" + option.name.replace("_", "-")
         cells = (flag, json.dumps(option.default), option.expects(), option.help)
         table.add_row(*map(literal, cells))
+    if reg.cpu_defaults:
+        table.caption = literal(_cpu_line(reg))
     return table
+
+
+def _cpu_line(reg: Registration) -> str:
+    """``CPU defaults (--device cpu, where unset): --sharpness-examples 256 ...``."""
+    shown = " ".join(
+        f"--{name.removeprefix('model.').replace('_', '-')} {value}"
+        for name, value in reg.cpu_defaults
+    )
+    return f"CPU defaults (on --device cpu, where unset): {shown}"
 
 
 @commands.command("plugins")

@@ -394,6 +394,38 @@ def study_parameters(
     return components, params, file
 
 
+def apply_cpu_defaults(
+    ctx: typer.Context, file: dict[str, Any], components: Components, params: dict[str, Any]
+) -> None:
+    """Put the chosen model's CPU defaults (``phasebench.probe.parameters.cpu_defaults``) into
+    ``params`` where neither the command line nor the ``--config`` file set a value, and say so
+    in one line on stderr. Call it once the axes are in ``params``."""
+    from phasebench.probe.parameters import cpu_defaults, with_cpu_defaults
+
+    named = {name for name, _, _ in SHARED if given(ctx, name)} | set(file)
+    with flag_names():
+        applied = cpu_defaults(components, params, named)
+    if not applied:
+        return
+    params.update(with_cpu_defaults(params, applied))
+    shown = " ".join(_as_flag(name, value) for name, value in applied.items())
+    typer.echo(
+        f"{params['model']}: using its CPU defaults {shown} (set any flag to override)", err=True
+    )
+
+
+def _as_flag(name: str, value: Any) -> str:
+    """``--sharpness-examples 256``, ``--width 8`` (model.width); ``--batch-size full`` for
+    full_batch; a switch alone."""
+    name = name.removeprefix("model.")
+    if name == "full_batch":
+        return FLAGS[name] if value else ""
+    flag = FLAGS.get(name, "--" + name.replace("_", "-"))
+    if isinstance(value, bool):
+        return flag if value else "--no-" + flag[2:]
+    return f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}"
+
+
 #: The key of a ``--config`` file that chooses loggers: a list of names, or a table of
 #: name -> options (``[loggers.mlflow]`` ``tracking_uri = "..."``); ``--logger`` adds to it.
 CONFIG_LOGGERS = "loggers"

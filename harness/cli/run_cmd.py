@@ -18,6 +18,7 @@ from phasebench.cli.probe_options import (
     OUTPUT,
     SHARED,
     ProbeArgs,
+    apply_cpu_defaults,
     component_options_help,
     flag_names,
     given,
@@ -69,7 +70,8 @@ def run(ctx: typer.Context, probe: ProbeArgs, rerun: Rerun = None, scan: ScanId 
     if rerun is None:
         if scan is not None:
             raise UsageError("--scan picks a scan of --rerun FILE; pass --rerun too")
-        components, params, _ = study_parameters(ctx, probe, run_keys(), "run")
+        components, params, file = study_parameters(ctx, probe, run_keys(), "run")
+        apply_cpu_defaults(ctx, file, components, params)
         with flag_names():
             search = parameters.search_of(params)
             planned = [

@@ -17,6 +17,7 @@ from phasebench.cli.probe_options import (
     EXTRA_OPTIONS,
     PROBE,
     ProbeArgs,
+    apply_cpu_defaults,
     component_options_help,
     flag_names,
     given,
@@ -134,6 +135,8 @@ def sweep(
             geometry[f"model.{name}"] = file[f"{name}s"]
     typed = parse_axes(axis or (), components, params)
     params["axes"] = {**geometry, **(params["axes"] or {}), **typed}
+    if not trace:  # a trace's long runs are not the probe the CPU defaults were chosen for
+        apply_cpu_defaults(ctx, file, components, params)
     with flag_names():
         search = parameters.search_of(params)
         configs = parameters.configs(components, params)

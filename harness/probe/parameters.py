@@ -134,6 +134,73 @@ def search_of(params: Mapping[str, Any]) -> Search:
     return Search(params["search"], grid, tol=params["bisect_tol"], sharp_eps=params["sharp_eps"])
 
 
+# -- a model's CPU defaults ----------------------------------------------------------------------
+#: What a model's ``cpu_defaults`` may set: the protocol's numbers and the search of c.
+CPU_DEFAULTABLE: tuple[str, ...] = (
+    *SWEEPABLE,
+    *(name for name in SEARCH if name != "c"),
+)
+
+
+def cpu_defaults(
+    components: Components, params: Mapping[str, Any], given: Iterable[str]
+) -> dict[str, Any]:
+    """The chosen model's ``cpu_defaults`` (declared in its registration) for the parameters
+    that ``given`` (what the user set), its ``model_options`` and a sweep's axes leave unset:
+    on ``device`` cpu, for one model (not a sweep over models). A key is a study parameter of
+    ``CPU_DEFAULTABLE`` or ``model.NAME``, an option the model declares. ``with_cpu_defaults``
+    puts them into the parameters; the configurations then store them as if the user had
+    given them. Any other key is a PluginError naming the plugin."""
+    from phasebench.errors import PluginError
+
+    model = params.get("model")
+    axes = params.get(AXES) or {}
+    if params.get("device") != "cpu" or not isinstance(model, str) or "model" in axes:
+        return {}
+    registry = components.registry("model")
+    if model not in registry:
+        return {}
+    registration = registry.get(model)
+    declared = dict(registration.cpu_defaults)
+    options = {f"model.{name}" for name in registration.defaults}
+    unknown = [name for name in declared if name not in (*CPU_DEFAULTABLE, *options)]
+    if unknown:
+        raise PluginError(
+            f"model {model!r} of plugin {registration.plugin!r} declares cpu_defaults "
+            f"{', '.join(map(repr, unknown))}; they may set model.OPTION (one of its options) "
+            f"and: {', '.join(CPU_DEFAULTABLE)}"
+        )
+    unset = set(given) | set(axes)
+    unset |= {f"model.{name}" for name in params.get("model_options") or {}}
+    if "batch_size" in unset or "full_batch" in unset:  # one choice, two parameters
+        unset |= {"batch_size", "full_batch"}
+    if "c" in unset:  # explicit values of c: no grid or search to default
+        unset |= set(SEARCH)
+    if "x_step" in unset:  # a grid step asks for the grid
+        unset |= {"search", "bisect_tol"}
+    return {name: value for name, value in declared.items() if name not in unset}
+
+
+def with_cpu_defaults(params: Mapping[str, Any], applied: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with the ``applied`` CPU defaults in: ``model.NAME`` into its options."""
+    out = dict(params)
+    options = dict(out.get("model_options") or {})
+    for key, value in applied.items():
+        if key.startswith("model."):
+            options[key.removeprefix("model.")] = value
+        else:
+            out[key] = value
+    out["model_options"] = options
+    return out
+
+
+def cpu_defaults_line(model: str, applied: Mapping[str, Any]) -> str:
+    """``resnet: using its CPU defaults sharpness_examples=256, ... (pass any to override)``,
+    what ``phasebench.probe`` and ``sweep`` print on stderr (the CLI says it in flags)."""
+    shown = ", ".join(f"{name}={value!r}" for name, value in applied.items())
+    return f"{model}: using its CPU defaults {shown} (pass any of them to override)"
+
+
 # -- axes ----------------------------------------------------------------------------------------
 def axis_target(key: str) -> tuple[str, str | None]:
     """What an axis varies: ``("batch_size", None)`` a protocol field, ``("optimizer", None)``
