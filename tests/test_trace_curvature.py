@@ -158,3 +158,17 @@ def test_cli_trace_stores_them_and_show_plot_and_pandas_present_them(tmp_path):
     assert by_gid(sharp_ax, "sharpness") and by_gid(sharp_ax, "critical")
     (smallest,) = by_gid(small_ax, "smallest")
     np.testing.assert_array_equal(smallest.get_ydata(), trace.smallest)
+
+
+def test_a_checkpoint_without_their_state_restarts_them_cold_and_critical_reads_its_rows():
+    from phasebench.probe.trace_extras import TraceExtras
+
+    problem = Problem.build(tiny(per_layer=True, critical=True), components())
+    extras = TraceExtras(problem, problem.initial_model(), "hessian", 4.0)
+    assert extras.guess == 0.5 and extras.layer_warm == [None, None]
+    rows = {"critical_sharpness": [3.0, 8.0, float("nan")], "critical_converged": [1, 1, 0]}
+    assert extras.restore(None, rows) is False  # an older checkpoint: cold, and said so
+    assert extras.guess == 2.0 / 8.0  # the last converged value's, from the stored rows
+    state = extras.state()
+    state["layer_warm"] = [torch.ones(66), None]
+    assert extras.restore(state, rows) and torch.equal(extras.layer_warm[0], torch.ones(66))
