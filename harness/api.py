@@ -82,7 +82,9 @@ def trace(
     """Long runs of one point (``phasebench trace``): for each c of ``c`` (default 1) and seed,
     ``steps`` steps (default 1,000) at eta = c / lambda0, measured every ``every`` steps
     (default 20): loss, training loss, gradient norm, the top ``top_k`` eigenvalues, eta_t and
-    the optimizer's stability threshold, with the regimes labelled. ``train_examples``: train
+    the optimizer's stability threshold, with the regimes labelled; ``per_layer=True``,
+    ``smallest=True``, ``critical=True`` add each layer's sharpness, the smallest eigenvalue and
+    the critical sharpness at every measurement. ``train_examples``: train
     on that many examples (a fixed class-balanced subset); ``full_batch=True`` for
     full-batch gradient descent. The results' ``traces`` are the file's ``TraceRecord``s."""
     from phasebench.probe import trace_study
@@ -93,7 +95,8 @@ def trace(
         if name in parameters:
             raise ParameterError(
                 f"trace takes no {name}: it runs the values of c given and measures the loss, "
-                "gradient norm, top-k sharpness and threshold (phasebench.probe for the rest)",
+                "gradient norm, top-k sharpness, threshold and, if asked, per_layer, smallest "
+                "and critical (phasebench.probe for the rest)",
                 name,
             )
     parameters["steps"] = DEFAULT_STEPS if steps is None else steps

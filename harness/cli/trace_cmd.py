@@ -1,6 +1,7 @@
 """``phasebench trace``: long runs of one configuration, one per c (and seed), measured every K
 steps (loss, training loss, gradient norm, top-k sharpness, eta_t and the optimizer's stability
-threshold), written as they go and resumable after a kill."""
+threshold; with --per-layer, --smallest, --critical also each layer's sharpness, the smallest
+eigenvalue and the critical sharpness), written as they go and resumable after a kill."""
 
 from __future__ import annotations
 

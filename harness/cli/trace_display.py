@@ -44,7 +44,42 @@ def trace_summary(trace: TraceRecord) -> dict[str, Any]:
         "regimes": list(trace.regimes),
         "eos_mean": eos.get("mean", math.nan),
         "eos_spread": eos.get("spread", math.nan),
+        **_curvature_summary(trace),
     }
+
+
+def _last_finite(values) -> float:
+    found = [float(v) for v in values if math.isfinite(float(v))]
+    return found[-1] if found else math.nan
+
+
+def _curvature_summary(trace: TraceRecord) -> dict[str, Any]:
+    """The last measured value of each opt-in curvature array the trace has."""
+    out: dict[str, Any] = {}
+    if len(trace.layers) and trace.layer_sharpness.size:
+        out["final_layer_sharpness"] = {
+            name: _last_finite(trace.layer_sharpness[:, j]) for j, name in enumerate(trace.layers)
+        }
+    if trace.smallest.size:
+        out["final_smallest"] = _last_finite(trace.smallest)
+    if trace.critical_sharpness.size:
+        out["final_critical_sharpness"] = _last_finite(trace.critical_sharpness)
+    return out
+
+
+def curvature_line(summary: dict[str, Any]) -> str | None:
+    """One line of the per-layer, smallest and critical values (None when none measured)."""
+    parts = []
+    if "final_layer_sharpness" in summary:
+        layers = ", ".join(
+            f"{name}={_number(value)}" for name, value in summary["final_layer_sharpness"].items()
+        )
+        parts.append(f"per layer {layers}")
+    if "final_smallest" in summary:
+        parts.append(f"smallest {_number(summary['final_smallest'])}")
+    if "final_critical_sharpness" in summary:
+        parts.append(f"critical {_number(summary['final_critical_sharpness'])}")
+    return "  last measured: " + "; ".join(parts) if parts else None
 
 
 def _number(value: float, digits: int = 4) -> str:
@@ -52,7 +87,8 @@ def _number(value: float, digits: int = 4) -> str:
 
 
 def trace_lines(traces: list[TraceRecord]) -> list[str]:
-    """Three lines per trace (rich markup, values escaped): what it is, then how it ended."""
+    """Three lines per trace (rich markup, values escaped): what it is, then how it ended; a
+    fourth with the last per-layer, smallest and critical values where measured."""
     out = []
     for trace in sorted(traces, key=lambda t: (point_label(t.config), t.c, t.config["seed"])):
         s = trace_summary(trace)
@@ -73,4 +109,7 @@ def trace_lines(traces: list[TraceRecord]) -> list[str]:
             f"{literal('(' + s['threshold_kind'] + ')')} = {_number(ratio, 3)}"
         )
         out.append(f"  regimes: {literal(format_regimes(trace.regimes, trace.eos))}")
+        line = curvature_line(s)
+        if line is not None:
+            out.append(literal(line))
     return out

@@ -61,6 +61,11 @@ REGIME_COLOR = {name: color for name, _, color in REGIMES}
 THRESHOLD_COLOR = "#111111"
 #: A trace's minibatch loss, drawn faintly under the loss on the fixed batch.
 TRAIN_LOSS_COLOR = "#93b4e6"
+#: A trace's per-layer sharpness (one thin curve per layer, coloured along this map from the
+#: first layer to the last), its critical sharpness and its smallest eigenvalue.
+LAYER_CMAP = "cividis"
+CRITICAL_COLOR = "#6d28d9"
+SMALLEST_COLOR = "#0f766e"
 
 #: Reference learning-rate constants: 2 (the lazy / catapult boundary of wide nets) and 4
 #: (the divergence of linear-like models under MSE).

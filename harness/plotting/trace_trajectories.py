@@ -1,12 +1,15 @@
 """One trace on a log step axis: the top eigenvalue with the stability threshold in force
-(2 / eta_t, ...) above, the loss below, and the regimes (``phasebench.analysis.regimes``)
-shaded behind both. The x axis is step + 1, so the initialization (step 0) is on it."""
+(2 / eta_t, ...) above (and, where the trace measured them, each layer's sharpness as one thin
+curve per layer and the critical sharpness), the loss below, the smallest eigenvalue in a third
+panel where measured, and the regimes (``phasebench.analysis.regimes``) shaded behind all. The
+x axis is step + 1, so the initialization (step 0) is on it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -14,13 +17,16 @@ from matplotlib.patches import Patch
 from phasebench.analysis.labels import describe
 from phasebench.plotting import trace_fields as fields
 from phasebench.plotting.style import (
+    CRITICAL_COLOR,
     DIVERGED_COLOR,
+    LAYER_CMAP,
     LOSS_COLOR,
     NOTE_COLOR,
     PATCH_EDGE,
     REGIME_SHADE,
     REGIMES,
     SHARPNESS_COLOR,
+    SMALLEST_COLOR,
     THRESHOLD_COLOR,
     TRAIN_LOSS_COLOR,
     new_figure,
@@ -89,10 +95,55 @@ def _sharpness_panel(ax: Axes, trace: Any, x: np.ndarray) -> None:
             fontsize=8,
             color=NOTE_COLOR,
         )
-    ax.set_ylabel("top eigenvalue of the Hessian")
-    if _positive(sharp).any() or defined.any():
+    positive = _positive(sharp).any() or defined.any()
+    positive = _curvature_curves(ax, trace, x) or positive
+    operator = (fields.get(trace, "provenance") or {}).get("operator", "hessian")
+    ax.set_ylabel(
+        "top eigenvalue of P^-1 H"
+        if operator == "preconditioned"
+        else "top eigenvalue of the Hessian"
+    )
+    if positive:
         ax.set_yscale("log")
         plain_log_axis(ax)
+
+
+def _curvature_curves(ax: Axes, trace: Any, x: np.ndarray) -> bool:
+    """Each layer's sharpness (one thin curve per layer, ``gid`` ``layer=<name>``) and the
+    critical sharpness (``critical``), where measured; whether any positive value was drawn."""
+    drawn = False
+    layers = np.asarray(fields.get(trace, "layer_sharpness", np.zeros((0, 0))), dtype=float)
+    names = list(fields.get(trace, "layers") or [])
+    if layers.ndim == 2 and layers.size and layers.shape[1] == len(names):
+        cmap = colormaps[LAYER_CMAP]
+        for j, name in enumerate(names):
+            keep = _positive(layers[:, j])
+            color = cmap(j / max(len(names) - 1, 1))
+            ax.plot(x[keep], layers[keep, j], color=color, lw=0.8, alpha=0.9,
+                    label=f"layer {name}", gid=f"layer={name}")  # fmt: skip
+            drawn = drawn or bool(keep.any())
+    critical = np.asarray(fields.get(trace, "critical_sharpness", np.zeros(0)), dtype=float)
+    if critical.size == x.size and critical.size:
+        ok = np.asarray(fields.get(trace, "critical_converged", np.ones(x.size, bool)), bool)
+        keep = _positive(critical) & ok
+        ax.plot(x[keep], critical[keep], color=CRITICAL_COLOR, lw=1.0, ls="-.",
+                label=r"$\lambda_c = 2/\eta_c$", gid="critical")  # fmt: skip
+        drawn = drawn or bool(keep.any())
+    return drawn
+
+
+def _smallest(trace: Any, size: int) -> np.ndarray | None:
+    smallest = np.asarray(fields.get(trace, "smallest", np.zeros(0)), dtype=float)
+    return smallest if smallest.size == size and size else None
+
+
+def _smallest_panel(ax: Axes, smallest: np.ndarray, x: np.ndarray) -> None:
+    """The smallest eigenvalue (negative curvature) on a linear axis, 0 marked."""
+    keep = np.isfinite(smallest)
+    ax.axhline(0.0, color=NOTE_COLOR, lw=0.6, ls=":")
+    ax.plot(x[keep], smallest[keep], color=SMALLEST_COLOR, lw=1.1, marker=".", ms=3,
+            label=r"$\lambda_{min}$", gid="smallest")  # fmt: skip
+    ax.set_ylabel("smallest eigenvalue")
 
 
 def _loss_panel(ax: Axes, trace: Any, x: np.ndarray) -> None:
@@ -153,24 +204,34 @@ def trace_figure(trace: Any) -> Figure:
     """The figure of one trace (a ``TraceRecord`` or a mapping of its fields): the top
     eigenvalue (unconverged ones as grey crosses) and the threshold line above, the loss on the
     fixed batch and the training loss below, regimes shaded, a divergence marked. Artists carry
-    ``gid``s: ``sharpness``, ``threshold``, ``loss``, ``train_loss``, ``regime=<name>``."""
+    ``gid``s: ``sharpness``, ``threshold``, ``loss``, ``train_loss``, ``regime=<name>``, and where
+    measured ``layer=<name>``, ``critical`` and (a third panel) ``smallest``."""
     step = np.asarray(fields.get(trace, "measured_step"), dtype=float)
     x = step + 1.0
-    figure = new_figure(8.5, 6.6)
-    sharp_ax, loss_ax = figure.subplots(2, 1, sharex=True)
+    smallest = _smallest(trace, x.size)
+    if smallest is None:
+        figure = new_figure(8.5, 6.6)
+        sharp_ax, loss_ax = figure.subplots(2, 1, sharex=True)
+        panels = [sharp_ax, loss_ax]
+    else:  # the smallest eigenvalue below, in a shorter panel
+        figure = new_figure(8.5, 8.4)
+        panels = list(figure.subplots(3, 1, sharex=True, height_ratios=(3, 3, 2)))
+        sharp_ax, loss_ax = panels[:2]
     names = []
-    for ax in (sharp_ax, loss_ax):
+    for ax in panels:
         names = _shade(ax, trace)
     _sharpness_panel(sharp_ax, trace, x)
     _loss_panel(loss_ax, trace, x)
-    _mark_divergence([sharp_ax, loss_ax], trace)
-    for ax in (sharp_ax, loss_ax):
+    if smallest is not None:
+        _smallest_panel(panels[2], smallest, x)
+    _mark_divergence(panels, trace)
+    for ax in panels:
         ax.set_xscale("log")
         ax.grid(True, which="major", alpha=0.25)
     if x.size:
-        loss_ax.set_xlim(max(float(np.nanmin(x)), 1.0) / 1.2, float(np.nanmax(x)) * 1.2)
-        plain_log_axis(loss_ax, "x")
-    loss_ax.set_xlabel("step + 1")
+        panels[-1].set_xlim(max(float(np.nanmin(x)), 1.0) / 1.2, float(np.nanmax(x)) * 1.2)
+        plain_log_axis(panels[-1], "x")
+    panels[-1].set_xlabel("step + 1")
     patches = [
         Patch(facecolor=REGIME_SHADE[name], edgecolor=PATCH_EDGE, lw=0.5, label=name)
         for name, _, _ in REGIMES
@@ -195,5 +256,7 @@ def trace_figure(trace: Any) -> Figure:
             color=NOTE_COLOR,
         )
     loss_ax.legend(fontsize=8, loc="best", framealpha=0.9)
+    if smallest is not None:
+        panels[2].legend(fontsize=8, loc="best", framealpha=0.9)
     figure.suptitle(_title(trace), fontsize=9)
     return figure

@@ -1,11 +1,13 @@
 """What resuming a trace needs, as bytes for the results file: the model's state, the
 optimizer's, the data order's position, the random generators' states and the estimator's warm
-start. ``torch.save`` of tensors and plain values, read back with ``weights_only=True``."""
+start, and the warm starts and generator of the trace's opt-in measurements (``extras``;
+absent from a checkpoint written before them). ``torch.save`` of tensors and plain values, read
+back with ``weights_only=True``."""
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -24,6 +26,9 @@ class TrainingState:
     estimator_generator: torch.Generator
     warm: torch.Tensor | None  # the last measurement's eigenvectors (k, n)
     torch_rng: torch.Tensor  # the global generator (dropout masks) before the next step
+    #: ``trace_extras.TraceExtras.state()`` ({} when the trace makes none; None when restored
+    #: from a checkpoint that predates them)
+    extras: dict[str, Any] | None = field(default_factory=dict)
 
 
 def dumps(state: TrainingState) -> bytes:
@@ -37,6 +42,7 @@ def dumps(state: TrainingState) -> bytes:
             "estimator_generator": state.estimator_generator.get_state(),
             "warm": state.warm,
             "torch_rng": state.torch_rng,
+            "extras": state.extras,
         },
         buffer,
     )
@@ -59,4 +65,5 @@ def restore(blob: bytes, state: TrainingState) -> TrainingState:
     state.warm = None if warm is None else warm.to(device)
     state.torch_rng = stored["torch_rng"]
     state.step = int(stored["step"])
+    state.extras = stored.get("extras")
     return state

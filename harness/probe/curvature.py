@@ -27,13 +27,27 @@ from phasebench.probe.problem import Problem
 from phasebench.probe.units import check_lr_unit
 
 
-def _estimate(problem: Problem, operator, generator):
-    """The top eigenvalue by the configured estimator with its options."""
+def _estimate(problem: Problem, operator, generator, warm=None, vectors: bool = False):
+    """The top eigenpair by the configured estimator with its options (``warm``: a start
+    vector, else a random one from ``generator``; ``vectors``: return the eigenvector)."""
     name = problem.config.estimator.name
     options = problem.config.estimator.opts()
     return run_estimator(
-        operator, name, 1, generator=generator, options=options, components=problem.components
+        operator,
+        name,
+        1,
+        warm_start=warm,
+        generator=generator,
+        return_vectors=vectors,
+        options=options,
+        components=problem.components,
     )
+
+
+def value_of(result) -> float:
+    """An estimate's top eigenvalue, nan where it did not converge (never used as one)."""
+    value = float(result.lambda_max)
+    return value if result.converged and math.isfinite(value) else math.nan
 
 
 def unit_sharpness(problem: Problem, model: torch.nn.Module, generator) -> tuple[float, int, bool]:
@@ -72,39 +86,81 @@ def layer_names(model: torch.nn.Module) -> list[str]:
     return [name for name, _ in parameter_blocks(model)]
 
 
+def layer_estimates(
+    problem: Problem,
+    model: torch.nn.Module,
+    generator,
+    *,
+    which: str = "hessian",
+    optimizer=None,
+    warm: list | None = None,
+    vectors: bool = False,
+) -> list:
+    """Each layer's estimate of the top eigenvalue of its diagonal block of the ``which``
+    operator (``build_operator``'s; ``preconditioned`` needs the ``optimizer``), in
+    ``parameter_blocks`` order. ``warm``: a start vector per layer (None in it: a random
+    start); ``vectors``: the results carry their eigenvectors."""
+    inputs, targets = problem.sharpness_batch()
+    out = []
+    for i, (_, names) in enumerate(parameter_blocks(model)):
+        operator = build_operator(
+            which,
+            model,
+            problem.loss,
+            inputs,
+            targets,
+            dtype=problem.dtype,
+            optimizer=optimizer,
+            block=names,
+        )
+        start = None if warm is None else warm[i]
+        out.append(_estimate(problem, operator, generator, start, vectors))
+    return out
+
+
 def layer_sharpness(problem: Problem, model: torch.nn.Module, generator) -> np.ndarray:
     """(B,) the top eigenvalue of each layer's diagonal Hessian block (nan where the estimate
     did not converge: an unconverged value is never used as one)."""
+    return np.asarray([value_of(r) for r in layer_estimates(problem, model, generator)], float)
+
+
+def smallest_estimate(
+    problem: Problem,
+    model: torch.nn.Module,
+    generator,
+    top: float | None = None,
+    *,
+    which: str = "hessian",
+    optimizer=None,
+    warm=None,
+    vectors: bool = False,
+):
+    """(the smallest eigenvalue of the ``which`` operator, nan when the estimate did not
+    converge; the estimate of the shifted operator, with its vector if ``vectors``), by the
+    configured estimator on s I - A with s = 2 |lambda_max| (``top``, or measured here): its
+    top eigenvalue is s - lambda_min, found to a tolerance relative to the whole spectrum's
+    spread, so a smallest eigenvalue of 0 converges too."""
     inputs, targets = problem.sharpness_batch()
-    out = np.full(len(parameter_blocks(model)), np.nan)
-    for i, (_, names) in enumerate(parameter_blocks(model)):
-        operator = build_operator(
-            "hessian", model, problem.loss, inputs, targets, dtype=problem.dtype, block=names
-        )
-        result = _estimate(problem, operator, generator)
-        if result.converged and math.isfinite(result.lambda_max):
-            out[i] = result.lambda_max
-    return out
+    operator = build_operator(
+        which, model, problem.loss, inputs, targets, dtype=problem.dtype, optimizer=optimizer
+    )
+    if top is None or not math.isfinite(top):
+        top = float(_estimate(problem, operator, generator).lambda_max)
+    shift = 2 * abs(top)
+    result = _estimate(problem, ShiftedOperator(operator, shift), generator, warm, vectors)
+    value = shift - float(result.lambda_max)
+    return (value if result.converged and math.isfinite(value) else math.nan), result
 
 
 def smallest_eigenvalue(
     problem: Problem, model: torch.nn.Module, generator, top: float | None = None
 ) -> float:
-    """The smallest Hessian eigenvalue (nan when the estimate did not converge), by the
-    configured estimator on the shifted operator s I - H with s = 2 |lambda_max| (``top``, or
-    measured here): its top eigenvalue is s - lambda_min, found to a tolerance relative to the
-    whole spectrum's spread, so a smallest eigenvalue of 0 converges too."""
-    inputs, targets = problem.sharpness_batch()
-    operator = build_operator("hessian", model, problem.loss, inputs, targets, dtype=problem.dtype)
-    if top is None or not math.isfinite(top):
-        top = float(_estimate(problem, operator, generator).lambda_max)
-    shift = 2 * abs(top)
-    result = _estimate(problem, ShiftedOperator(operator, shift), generator)
-    value = shift - float(result.lambda_max)
-    return value if result.converged and math.isfinite(value) else math.nan
+    """The smallest Hessian eigenvalue (nan when the estimate did not converge); see
+    ``smallest_estimate``."""
+    return smallest_estimate(problem, model, generator, top)[0]
 
 
-def _generator(problem: Problem, offset: int) -> torch.Generator:
+def measurement_generator(problem: Problem, offset: int) -> torch.Generator:
     """The random starts of these measurements: their own stream, so that turning them on
     leaves the draws of lambda_t's estimates as they were."""
     return torch.Generator(device=problem.device).manual_seed(problem.config.seed + offset)
@@ -118,14 +174,14 @@ def at_start(problem: Problem, model: torch.nn.Module, lambda0: float) -> dict:
     config = problem.config
     value, converged = lambda0, True
     if config.lr_unit != "hessian":
-        value, _, converged = unit_sharpness(problem, model, _generator(problem, 0))
+        value, _, converged = unit_sharpness(problem, model, measurement_generator(problem, 0))
     if not (value > 0 and converged and math.isfinite(value)):
         raise UsageError(
             f"lambda_{config.lr_unit} at initialization is {value:.3g}"
             f"{'' if converged else ' (not converged)'}, so eta = c / lambda_{config.lr_unit} "
             "is undefined; check the model and loss, or use lr_unit hessian"
         )
-    extras = _generator(problem, 2)
+    extras = measurement_generator(problem, 2)
     return {
         "lr_unit": config.lr_unit,
         "lambda_unit": float(value),
@@ -145,7 +201,7 @@ class Extras:
     def __init__(self, problem: Problem, steps: int, scan) -> None:
         config = problem.config
         self.problem = problem
-        self.generator = _generator(problem, 2)
+        self.generator = measurement_generator(problem, 2)
         self.layers = np.zeros((0, 0))
         self.smallest = np.zeros(0)
         if config.per_layer:

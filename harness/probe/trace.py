@@ -33,6 +33,7 @@ from phasebench.probe import checkpoint, schedule
 from phasebench.probe.checkpoint import TrainingState
 from phasebench.probe.problem import Problem
 from phasebench.probe.provenance import provenance
+from phasebench.probe.trace_extras import TraceExtras
 from phasebench.probe.trajectory import Start, measure_sharpness
 from phasebench.results.records import TraceRecord
 from phasebench.stability import Threshold, preconditioned, threshold_of
@@ -76,6 +77,14 @@ class _Rows:
     hvps: list[int] = field(default_factory=list)
     eta_t: list[float] = field(default_factory=list)
     threshold: list[float] = field(default_factory=list)
+    # the opt-in measurements (``trace_extras``), filled only when asked for
+    layer_sharpness: list[list[float]] = field(default_factory=list)
+    layer_hvps: list[int] = field(default_factory=list)
+    smallest: list[float] = field(default_factory=list)
+    smallest_hvps: list[int] = field(default_factory=list)
+    critical_sharpness: list[float] = field(default_factory=list)
+    critical_passes: list[int] = field(default_factory=list)
+    critical_converged: list[bool] = field(default_factory=list)
 
     @classmethod
     def of(cls, record: TraceRecord) -> _Rows:
@@ -84,8 +93,10 @@ class _Rows:
             getattr(rows, name).extend(np.asarray(getattr(record, name)).tolist())
         return rows
 
-    def arrays(self, k: int) -> dict[str, np.ndarray]:
+    def arrays(self, k: int, layers: int) -> dict[str, np.ndarray]:
         sharp = np.asarray(self.sharpness, dtype=np.float64).reshape(-1, k)
+        per_layer = np.asarray(self.layer_sharpness, dtype=np.float64)
+        per_layer = per_layer.reshape(-1, layers) if layers else np.zeros((0, 0))
         return {
             "measured_step": np.asarray(self.measured_step, dtype=np.int64),
             "loss": np.asarray(self.loss, dtype=np.float64),
@@ -96,6 +107,13 @@ class _Rows:
             "hvps": np.asarray(self.hvps, dtype=np.int64),
             "eta_t": np.asarray(self.eta_t, dtype=np.float64),
             "threshold": np.asarray(self.threshold, dtype=np.float64),
+            "layer_sharpness": per_layer,
+            "layer_hvps": np.asarray(self.layer_hvps, dtype=np.int64),
+            "smallest": np.asarray(self.smallest, dtype=np.float64),
+            "smallest_hvps": np.asarray(self.smallest_hvps, dtype=np.int64),
+            "critical_sharpness": np.asarray(self.critical_sharpness, dtype=np.float64),
+            "critical_passes": np.asarray(self.critical_passes, dtype=np.int64),
+            "critical_converged": np.asarray(self.critical_converged, dtype=bool),
         }
 
 
@@ -163,12 +181,17 @@ class Tracer:
         self._where = provenance(problem.device)  # once: a record is made per measurement
         self.rows = _Rows()
         self.state = self._fresh_state(begin)
+        self.extras = TraceExtras(problem, self.state.model, self.operator, self.lambda0)
+        self.cold_at: int | None = None  # a resume whose checkpoint held no extras' state
         if resume is not None:
             record, blob = resume
             self.rows = _Rows.of(record)
             self.seconds_before = float(record.seconds)
             self.began = record.provenance.get("started", self.began)
             checkpoint.restore(blob, self.state)
+            if not self.extras.restore(self.state.extras, vars(self.rows)):
+                self.cold_at = int(self.state.step)
+            self.cold_at = record.provenance.get("extras_cold_at", self.cold_at)
             if self.state.step != self.rows.measured_step[-1]:
                 raise ParameterError(
                     f"trace {record.trace_id}: its checkpoint is of step {self.state.step} but "
@@ -202,7 +225,7 @@ class Tracer:
 
     # -- the record --------------------------------------------------------------------------
     def record(self, seconds: float) -> TraceRecord:
-        arrays = self.rows.arrays(self.k)
+        arrays = self.rows.arrays(self.k, len(self.extras.layers))
         finished = self.diverged_step >= 0 or self.state.step >= self.config.steps
         regimes, eos = label_regimes(arrays) if finished else ([], {})
         return TraceRecord(
@@ -217,6 +240,7 @@ class Tracer:
             eos=eos,
             diverged=self.diverged_step >= 0,
             diverged_step=self.diverged_step,
+            layers=list(self.extras.layers),
             steps_done=int(self.state.step),
             seconds=self.seconds_before + seconds,
             provenance={
@@ -225,6 +249,7 @@ class Tracer:
                 "lambda0": self.lambda0,
                 "operator": self.operator,  # the sharpness measured: hessian or preconditioned
                 "started": self.began,
+                **({} if self.cold_at is None else {"extras_cold_at": self.cold_at}),
                 "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             },
         )
@@ -261,6 +286,13 @@ class Tracer:
             hvps, converged = int(result.hvps), bool(result.converged)
             if result.eigenvectors is not None:
                 state.warm = result.eigenvectors
+        if self.extras.any:
+            found = self.extras.blank()
+            if not diverged:
+                top = None if result is None else float(result.eigenvalues[0])
+                found = self.extras.row(state.model, state.optimizer, top)
+            for name, value in found.items():
+                getattr(self.rows, name).append(value)
         rows = self.rows
         rows.measured_step.append(t)
         rows.loss.append(loss)
@@ -323,7 +355,12 @@ class Tracer:
             return
         blob = None
         if not done:
-            saved = replace(self.state, order=_Frozen(order_before), torch_rng=rng_before)
+            saved = replace(
+                self.state,
+                order=_Frozen(order_before),
+                torch_rng=rng_before,
+                extras=self.extras.state() if self.extras.any else {},
+            )
             blob = checkpoint.dumps(saved)
         self.sink(self.record(seconds), blob)
 

@@ -9,8 +9,9 @@ from dataclasses import replace
 
 from phasebench.config import ProbeConfig
 
-#: The study parameters a trace does not take: the probe's grid of c and its search, and the
-#: probe's per-step extras and batched engine, which the trace does not measure yet.
+#: The study parameters a trace does not take: the probe's grid of c and its search, the SLQ
+#: density at chosen steps and the batched engine, which the trace does not measure yet. (It
+#: takes per_layer, smallest and critical: ``probe.trace_extras``.)
 NOT_TRACED = (
     "x_min",
     "x_max",
@@ -18,12 +19,9 @@ NOT_TRACED = (
     "search",
     "bisect_tol",
     "sharp_eps",
-    "critical",
     "density_steps",
     "density_probes",
     "density_lanczos",
-    "per_layer",
-    "smallest",
     "engine",
 )
 

@@ -200,6 +200,19 @@ class TraceRecord:
     steps_done: int = attr(since=3, default=0)
     seconds: float = attr(since=3, default=0.0)
     provenance: dict[str, Any] = json_attr(since=3, default_factory=dict)
+    #: The opt-in per-measurement curvature (schema 4; empty unless the config asks), of the
+    #: operator the trace measures (provenance ``operator``): the layers' names and (M, B) the
+    #: top eigenvalue of each one's diagonal block with (M,) the block products spent; (M,) the
+    #: smallest eigenvalue and its products; (M,) the critical sharpness 2 / eta_c, its forward
+    #: passes and whether it converged. nan where not measured or not converged.
+    layers: list[str] = json_attr(since=4, default_factory=list)
+    layer_sharpness: np.ndarray = array(since=4, default_factory=lambda: np.zeros((0, 0)))
+    layer_hvps: np.ndarray = array(since=4, default_factory=lambda: np.zeros(0, np.int64))
+    smallest: np.ndarray = array(since=4, default_factory=lambda: np.zeros(0))
+    smallest_hvps: np.ndarray = array(since=4, default_factory=lambda: np.zeros(0, np.int64))
+    critical_sharpness: np.ndarray = array(since=4, default_factory=lambda: np.zeros(0))
+    critical_passes: np.ndarray = array(since=4, default_factory=lambda: np.zeros(0, np.int64))
+    critical_converged: np.ndarray = array(since=4, default_factory=lambda: np.zeros(0, bool))
 
     @property
     def steps(self) -> int:

@@ -44,10 +44,11 @@ from phasebench.results import codec
 from phasebench.results.records import RunRecord, ScanRecord, SpectrumRecord, TraceRecord
 
 FORMAT = "phasebench-results"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: The versions this reader understands (1: before checksums; 3: runs hold eta_t, scans
-#: their curvature unit; spectra, per-step spectrum measurements; traces).
-READABLE_VERSIONS = (1, 2, 3)
+#: their curvature unit; spectra, per-step spectrum measurements; traces; 4: traces' per-layer
+#: sharpness, smallest eigenvalue and critical sharpness).
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 SCANS = "scans"
 RUNS = "runs"
@@ -132,9 +133,14 @@ def _grow(group: h5py.Group, name: str, data: np.ndarray) -> None:
     rewrite)."""
     if name in group:
         dataset = group[name]
+        if dataset.shape == data.shape and 0 in data.shape:
+            return
         dataset.resize(data.shape[0], axis=0)
         if data.shape[0]:
             dataset[...] = data
+        return
+    if 0 in data.shape[1:]:  # (M, 0) or (0, 0): nothing measured, a plain empty dataset
+        group.create_dataset(name, data=data)
         return
     chunk = (max(1, min(TRACE_CHUNK, data.shape[0] or 1)), *data.shape[1:])
     group.create_dataset(name, data=data, maxshape=(None, *data.shape[1:]), chunks=chunk)

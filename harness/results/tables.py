@@ -277,8 +277,29 @@ def trace_steps_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row
                 "threshold": threshold,
                 "ratio": float(sharp[m, 0]) / threshold if threshold > 0 else math.nan,
                 "regime": regime,
+                **_trace_curvature(trace, m),
             }
             out.append(row)
+    return out
+
+
+def _trace_curvature(trace, m: int) -> Row:
+    """Row m's opt-in curvature columns, where the trace measured them: ``layer:<name>`` per
+    layer, ``layer_hvps``, ``smallest`` (+ ``smallest_hvps``), ``critical_sharpness`` (+ its
+    passes and converged)."""
+    out: Row = {}
+    layers = np.asarray(trace.layer_sharpness, dtype=float)
+    if layers.size:
+        out.update({f"layer:{name}": float(layers[m, j]) for j, name in enumerate(trace.layers)})
+        out["layer_hvps"] = int(trace.layer_hvps[m])
+    if np.size(trace.smallest):
+        out.update(smallest=float(trace.smallest[m]), smallest_hvps=int(trace.smallest_hvps[m]))
+    if np.size(trace.critical_sharpness):
+        out.update(
+            critical_sharpness=float(trace.critical_sharpness[m]),
+            critical_passes=int(trace.critical_passes[m]),
+            critical_converged=bool(trace.critical_converged[m]),
+        )
     return out
 
 
