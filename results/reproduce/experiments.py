@@ -188,6 +188,16 @@ SECOND: dict[str, list[str]] = {
     "fcn-sharpness-examples": [*FCN_CONTROL, *common(), "--axis", "sharpness_examples=256,4096"],
     # 3. Normalization: fcn with layer and with batch norm (none: fcn-sgd); ResNet-18 the same.
     "fcn-norm": [*FCN_CONTROL, *common(), "--axis", "model.norm=layer,batch"],
+    # The headline command's model, ResNet-18, with each normalization: resnet's CPU defaults
+    # (phasebench list model) apply, as they do to `phasebench run --model resnet`.
+    "resnet-norm": [
+        "--model",
+        "resnet",
+        "--estimator",
+        "lanczos",
+        "--axis",
+        "model.norm=none,layer,batch",
+    ],
     # 4. The four regimes past step 10.
     "trace-gd": [
         *TRACE_FCN,
