@@ -116,6 +116,10 @@ class _Protocol:
     #: a trace measures every ``every`` steps (and the last); ``top_k`` above is how many
     #: eigenvalues each of its measurements has, as it is for a probe's steps
     every: int = field(default=1, metadata={HASHED_WHEN_SET: 1})
+    #: the batch lambda_t (t >= 1) is measured on: ``fixed``, the fixed sharpness batch of
+    #: ``sharpness_examples`` (lambda0's); ``next``, the minibatch of ``batch_size`` examples that
+    #: step t + 1 trains on (the authors' code). lambda0 is on the fixed batch either way.
+    sharpness_batch: str = field(default="fixed", metadata={HASHED_WHEN_SET: 1})
 
     def __post_init__(self) -> None:
         # a list from JSON, a tuple from code: one hashable, comparable form

@@ -78,6 +78,15 @@ BatchSize = Annotated[
 SharpExamples = Annotated[
     int, typer.Option(help="Size of the fixed sharpness batch.", rich_help_panel=PROBE)
 ]
+SharpBatch = Annotated[
+    str,
+    typer.Option(
+        "--sharpness-batch",
+        help="What lambda_t (t >= 1) is measured on: fixed (the fixed sharpness batch, "
+        "lambda0's) or next (the next training batch, batch-size examples: the authors').",
+        rich_help_panel=PROBE,
+    ),
+]
 LossExamples = Annotated[
     int, typer.Option(help="Size of the fixed batch L_t is measured on.", rich_help_panel=PROBE)
 ]
@@ -248,6 +257,7 @@ def _shared() -> list[tuple[str, Any, Any]]:
         ("steps", Steps, config["steps"]),
         ("batch_size", BatchSize, str(config["batch_size"])),
         ("sharpness_examples", SharpExamples, config["sharpness_examples"]),
+        ("sharpness_batch", SharpBatch, config["sharpness_batch"]),
         ("loss_examples", LossExamples, config["loss_examples"]),
         ("seeds", Seeds, "1"),
         ("sgd_seeds", SgdSeeds, "1"),

@@ -65,6 +65,11 @@ def check_supported(config: ProbeConfig) -> None:
             f"engine batched trains with plain sgd, not {config.optimizer.label()}; use "
             "--engine sequential"
         )
+    if config.sharpness_batch != "fixed":
+        raise UsageError(
+            f"engine batched measures lambda_t on the fixed sharpness batch, not "
+            f"sharpness_batch {config.sharpness_batch}; use --engine sequential"
+        )
     if config.model.opts().get("norm", "none") == "batch":
         raise UsageError(
             "engine batched needs a model without batch statistics (norm batch); use "

@@ -111,7 +111,9 @@ def calibrate(problem: Problem, begin: trajectory.Start, c: float) -> Costs:
     evaluation = _clock(device) - tick
     generator = torch.Generator(device=device).manual_seed(problem.config.seed + 1)
     tick = _clock(device)
-    result = trajectory.measure_sharpness(problem, model, begin.vector, generator)
+    after = problem.step_sharpness_batches()  # the next training batch, if measured on it
+    batch = None if after is None else after[0]
+    result = trajectory.measure_sharpness(problem, model, begin.vector, generator, batch=batch)
     measurement = _clock(device) - tick
     trajectory.load_vector(model, begin.theta0)
     costs = Costs(

@@ -264,10 +264,20 @@ class Problem:
             len(self.train), config.batch_size, config.sgd_seed, config.full_batch, self.device
         )
 
-    def sgd_batches(self) -> list[torch.Tensor]:
-        """The indices of each step's minibatch: epochs of a permutation drawn from sgd_seed."""
+    def sgd_batches(self, count: int | None = None) -> list[torch.Tensor]:
+        """The indices of each step's minibatch: epochs of a permutation drawn from sgd_seed
+        (``count`` batches, default one per step; the first ``steps`` never depend on it)."""
         order = self.batch_order()
-        return [order.next() for _ in range(self.config.steps)]
+        return [order.next() for _ in range(self.config.steps if count is None else count)]
+
+    def step_sharpness_batches(self) -> list[torch.Tensor] | None:
+        """The indices of the batch lambda_t is measured on after each step t = 1..steps with
+        ``sharpness_batch="next"``: the minibatch step t + 1 trains on (after the last step,
+        the one a further step would take); None with ``"fixed"`` (the fixed sharpness
+        batch, ``sharpness_batch()``)."""
+        if self.config.sharpness_batch == "fixed":
+            return None
+        return self.sgd_batches(self.config.steps + 1)[1:]
 
     @torch.no_grad()
     def eval_loss(self, model: torch.nn.Module) -> float:
@@ -381,6 +391,7 @@ def check_sizes(config: ProbeConfig) -> None:
             f"train_examples must be 0 (the whole split) or positive, got {config.train_examples}",
             "train_examples",
         )
+    check_sharpness_batch(config)
     if config.barrier_points < 2:
         raise ParameterError(
             f"barrier_points must be at least 2, got {config.barrier_points}", "barrier_points"
@@ -391,3 +402,30 @@ def check_sizes(config: ProbeConfig) -> None:
             f"loss is above it), got {config.divergence_threshold}",
             "divergence_threshold",
         )
+
+
+#: What ``sharpness_batch`` takes: the fixed sharpness batch, or the next training batch.
+SHARPNESS_BATCHES = ("fixed", "next")
+#: The per-step extras measured on the fixed sharpness batch, which ``next`` would not match.
+FIXED_BATCH_EXTRAS = ("per_layer", "smallest", "critical", "density_steps")
+
+
+def check_sharpness_batch(config: ProbeConfig) -> None:
+    """``sharpness_batch`` is fixed or next; ``next`` measures lambda_t alone (the extras
+    would still be on the fixed batch, a different matrix from lambda_t's)."""
+    if config.sharpness_batch not in SHARPNESS_BATCHES:
+        raise ParameterError(
+            f"unknown sharpness_batch {config.sharpness_batch!r}; use fixed (the fixed "
+            "sharpness batch) or next (the next training batch, the authors')",
+            "sharpness_batch",
+        )
+    if config.sharpness_batch == "fixed":
+        return
+    for name in FIXED_BATCH_EXTRAS:
+        if getattr(config, name):
+            raise ParameterError(
+                f"sharpness_batch next measures lambda_t alone, but {name} is measured on the "
+                f"fixed sharpness batch; drop {name} or use sharpness_batch fixed",
+                "sharpness_batch",
+                name,
+            )

@@ -3,7 +3,8 @@
 - the loss L_t after step t comes from the forward pass of the sharpness operator's gradient
   graph when the loss batch and the sharpness batch hold the same examples (the default:
   ``Problem.build`` takes both as prefixes of one permutation, so equal sizes mean equal
-  batches), instead of another forward pass;
+  batches), instead of another forward pass; not with ``sharpness_batch="next"``, where
+  lambda_t is on the next training batch and L_t still on the fixed loss batch;
 - the barrier's end points are L_0 and L_T, already measured (``phasebench.probe.barrier``);
 - the barrier's first layer is interpolated when it is linear in its weights
   (``phasebench.probe.first_layer``).
@@ -34,10 +35,12 @@ def enabled() -> bool:
 
 
 def same_examples(problem: Problem) -> bool:
-    """Whether the loss batch is the sharpness batch (same examples, same order)."""
+    """Whether the loss batch is the batch lambda_t is measured on (same examples, same
+    order); never with ``sharpness_batch="next"`` (lambda_t is on the next training batch)."""
     inputs, targets = problem.sharpness_batch()
     return (
-        problem.config.loss_examples == problem.config.sharpness_examples
+        problem.config.sharpness_batch == "fixed"
+        and problem.config.loss_examples == problem.config.sharpness_examples
         and inputs.shape == problem.loss_inputs.shape
         and targets.shape == problem.loss_targets.shape
     )

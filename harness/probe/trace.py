@@ -54,6 +54,12 @@ def check_trace(config: ProbeConfig) -> None:
         )
     if config.top_k < 1:
         raise ParameterError(f"top_k must be at least 1, got {config.top_k}", "top_k")
+    if config.sharpness_batch != "fixed":
+        raise ParameterError(
+            f"a trace measures on the fixed sharpness batch, not sharpness_batch "
+            f"{config.sharpness_batch}; leave sharpness_batch out (it is the probe's)",
+            "sharpness_batch",
+        )
 
 
 def measured_steps(steps: int, every: int) -> list[int]:

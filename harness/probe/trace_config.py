@@ -23,6 +23,7 @@ NOT_TRACED = (
     "density_probes",
     "density_lanczos",
     "engine",
+    "sharpness_batch",
 )
 
 #: The steps and the measurement period a trace runs unless told.

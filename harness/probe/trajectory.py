@@ -47,10 +47,11 @@ def load_vector(model: torch.nn.Module, vector: torch.Tensor) -> None:
         position += p.numel()
 
 
-def sharpness_operator(problem: Problem, model: torch.nn.Module, check: bool = True):
+def sharpness_operator(problem: Problem, model: torch.nn.Module, check: bool = True, batch=None):
     """The operator the sharpness is measured on, at the model's parameters (``check=False``:
-    the model, loss and data were checked when the scan's first operator was built)."""
-    inputs, targets = problem.sharpness_batch()
+    the model, loss and data were checked when the scan's first operator was built), on the
+    fixed sharpness batch or on the training examples of ``batch`` (indices)."""
+    inputs, targets = _examples(problem, batch)
     return HessianOperator(model, problem.loss, inputs, targets, dtype=problem.dtype, check=check)
 
 
@@ -64,16 +65,19 @@ def measure_sharpness(
     which: str = "hessian",
     optimizer=None,
     operator=None,
+    batch=None,
 ):
     """The top eigenpair (``k``: the top k, default the configuration's ``top_k``) after a
     step, through the one estimator entry point, with the registries given (``components``,
     else the problem's). ``which``: the curvature operator (``build_operator``'s;
     ``preconditioned`` needs the ``optimizer``); ``operator``: one the caller has built at
-    these parameters already (``sharpness_operator``)."""
+    these parameters already (``sharpness_operator``); ``batch``: the indices of the training
+    examples to measure on (``Problem.step_sharpness_batches``), else the fixed sharpness
+    batch."""
     if operator is None and which == "hessian":
-        operator = sharpness_operator(problem, model)
+        operator = sharpness_operator(problem, model, batch=batch)
     elif operator is None:
-        inputs, targets = problem.sharpness_batch()
+        inputs, targets = _examples(problem, batch)
         operator = build_operator(
             which, model, problem.loss, inputs, targets, dtype=problem.dtype, optimizer=optimizer
         )
@@ -87,6 +91,12 @@ def measure_sharpness(
         options=problem.config.estimator.opts(),
         components=components if components is not None else problem.components,
     )
+
+
+def _examples(problem: Problem, batch) -> tuple[torch.Tensor, torch.Tensor]:
+    if batch is None:
+        return problem.sharpness_batch()
+    return problem.inputs[batch], problem.targets[batch]
 
 
 def start(problem: Problem, known: ScanRecord | None = None) -> Start:
@@ -153,6 +163,7 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
     warm = begin.vector
     spectrum = SpectrumExtras(problem, steps, lambda0, begin.record.lambda0_top_k, optimizer)
     spectrum.measure(0, model)
+    measured_on = problem.step_sharpness_batches()  # None: the fixed sharpness batch
 
     model.train()
     for t, index in enumerate(problem.sgd_batches(), start=1):
@@ -167,7 +178,8 @@ def run(problem: Problem, begin: Start, c: float) -> RunRecord:
             diverged_step = t
             break
         tick = time.perf_counter()
-        result = measure_sharpness(problem, model, warm, generator, operator=operator)
+        batch = None if measured_on is None else measured_on[t - 1]
+        result = measure_sharpness(problem, model, warm, generator, operator=operator, batch=batch)
         sharpness[t], hvps[t], converged[t] = result.lambda_max, result.hvps, result.converged
         if result.eigenvectors is not None:
             warm = warm_rows(result.eigenvectors, config.top_k)

@@ -13,10 +13,26 @@ def register_estimators(register):
         "power",
         "phasebench_builtins.estimators.power:estimate",
         description="power iteration (the paper's, 20 steps): largest-magnitude eigenvalue, "
-        "stops when ||Hv - lambda v|| <= tol |lambda|",
+        "stops when ||Hv - lambda v|| <= tol |lambda|; tol=0: exactly max_iter products, no "
+        "test (the authors': max_iter=20, tol=0, start=fixed)",
         options=[
             Option("max_iter", 20, "products per eigenvalue before it stops anyway", ge=1),
-            Option("tol", 1e-3, "stop when ||Hv - lambda v|| <= tol |lambda|", ge=0),
+            Option(
+                "tol",
+                1e-3,
+                "stop when ||Hv - lambda v|| <= tol |lambda|; 0: no test, run max_iter "
+                "(converged then means the budget was run)",
+                ge=0,
+            ),
+            Option(
+                "start",
+                "warm",
+                "warm: the warm start passed (the previous step's vector), else Gaussian; "
+                "fixed: the same Gaussian vector every measurement (start_seed)",
+                choices=("warm", "fixed"),
+                since="0.2",
+            ),
+            Option("start_seed", 0, "seed of start=fixed's vector", ge=0, since="0.2"),
         ],
     )
     register(
