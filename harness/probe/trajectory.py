@@ -64,12 +64,14 @@ def measure_sharpness(
     which: str = "hessian",
     optimizer=None,
     operator=None,
+    options: dict | None = None,
 ):
     """The top eigenpair (``k``: the top k, default the configuration's ``top_k``) after a
     step, through the one estimator entry point, with the registries given (``components``,
     else the problem's). ``which``: the curvature operator (``build_operator``'s;
     ``preconditioned`` needs the ``optimizer``); ``operator``: one the caller has built at
-    these parameters already (``sharpness_operator``)."""
+    these parameters already (``sharpness_operator``); ``options``: the estimator's, when not
+    the configuration's."""
     if operator is None and which == "hessian":
         operator = sharpness_operator(problem, model)
     elif operator is None:
@@ -84,7 +86,7 @@ def measure_sharpness(
         warm_start=warm_start,
         generator=generator,
         return_vectors=True,
-        options=problem.config.estimator.opts(),
+        options=problem.config.estimator.opts() if options is None else options,
         components=components if components is not None else problem.components,
     )
 
