@@ -212,3 +212,44 @@ def test_bad_warm_start_is_one_line():
     n = sum(p.numel() for p in model.parameters())
     with pytest.raises(UsageError, match="zero or not finite"):
         sharpness(model, half_mse, x, y, warm_start=torch.zeros(n))
+
+
+def test_eigenvalue_stop_needs_fewer_products_for_the_accuracy_tol_promises():
+    """Warm-started after a small step, Lanczos' eigenvalue rule (min(r, max(r^2 / gap,
+    change)) <= tol |theta|) stops no later than the residual rule and still lands within
+    tol |lambda| of the exact top eigenvalue; ``auto`` is the residual rule, bit for bit."""
+    model = mlp(width=16)
+    x, y = data((6,), n=32)
+    cold = sharpness(model, half_mse, x, y, tol=1e-8, return_vectors=True)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1e-2 * torch.randn(p.shape, generator=torch.Generator().manual_seed(3)))
+    top = float(exact_spectrum(HessianOperator(model, half_mse, x, y))[-1])
+    found = {
+        stop: sharpness(model, half_mse, x, y, warm_start=cold.eigenvectors, tol=1e-3, stop=stop)
+        for stop in ("auto", "residual", "eigenvalue")
+    }
+    assert all(result.converged for result in found.values())
+    assert found["auto"].eigenvalues == found["residual"].eigenvalues
+    assert found["auto"].hvps == found["residual"].hvps
+    assert found["eigenvalue"].hvps < found["residual"].hvps
+    assert abs(found["eigenvalue"].lambda_max - top) <= 1e-3 * top
+
+
+def test_eigenvalue_error_estimate():
+    from phasebench_builtins.estimators.lanczos import eigenvalue_error
+
+    theta = torch.tensor([1.0, 4.0], dtype=torch.float64)
+    wanted, res = torch.tensor([1]), torch.tensor([0.1], dtype=torch.float64)
+    # one step in: the residual alone (no gap, no change yet)
+    assert eigenvalue_error(theta[1:], torch.tensor([0]), res, None).item() == 0.1
+    # r^2 / gap = 0.01 / 3, where the value no longer moves
+    before = torch.tensor([4.0], dtype=torch.float64)
+    assert eigenvalue_error(theta, wanted, res, before).item() == pytest.approx(0.01 / 3)
+    # a value still moving: its change, however wide the Ritz gap looks
+    moved = torch.tensor([3.95], dtype=torch.float64)
+    assert eigenvalue_error(theta, wanted, res, moved).item() == pytest.approx(0.05)
+    # never more than the residual bound, and a zero gap (a double Ritz value) leaves r
+    assert eigenvalue_error(theta, wanted, res, torch.tensor([0.0])).item() == 0.1
+    double = torch.tensor([4.0, 4.0], dtype=torch.float64)
+    assert eigenvalue_error(double, wanted, res, before).item() == 0.1

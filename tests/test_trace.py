@@ -319,3 +319,30 @@ def test_bad_trace_settings_are_one_parameter_error(tmp_path):
     with pytest.raises(ParameterError, match="train_examples 999"):
         trace_study.plan([small(train_examples=999)], tmp_path / "x.h5", components())
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_warm_measurements_use_the_eigenvalue_rule_unless_the_configuration_says(tmp_path):
+    """A trace's warm-started measurements stop on Lanczos' estimated eigenvalue error (its
+    ``stop="auto"``); the default stays out of the stored configuration (no id changes), and
+    ``stop="residual"`` brings the residual rule back: the same training, more products,
+    eigenvalues within tol of each other."""
+    from phasebench.probe.trace import tracking_options
+
+    default = small(steps=60, sharpness_examples=128).with_c(1.0)
+    residual = replace(
+        default,
+        estimator=ComponentSpec.of(
+            "lanczos", components().get("estimator", "lanczos").stored({"stop": "residual"})
+        ),
+    )
+    assert "stop" not in default.to_dict()["estimator"]["options"]
+    assert residual.trace_id != default.trace_id
+    comps = components()
+    assert tracking_options(Problem.build(default, comps))["stop"] == "eigenvalue"
+    assert tracking_options(Problem.build(residual, comps))["stop"] == "residual"
+    traces = run([default, residual], tmp_path / "t.h5")
+    fast, slow = traces[default.trace_id], traces[residual.trace_id]
+    np.testing.assert_array_equal(fast.loss, slow.loss)  # measuring does not move training
+    assert fast.converged.all() and slow.converged.all()
+    assert fast.hvps[1:].sum() < slow.hvps[1:].sum()
+    np.testing.assert_allclose(fast.sharpness, slow.sharpness, rtol=1e-3)

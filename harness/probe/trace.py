@@ -46,6 +46,29 @@ FLUSH_SECONDS = 10.0
 Sink = Callable[[TraceRecord, "bytes | None"], None]
 
 
+#: The stopping rule a trace asks of an estimator that leaves it to its caller (a ``stop``
+#: option whose default is ``"auto"``, as Lanczos'), for measurements warm-started from the
+#: previous one: the estimated eigenvalue error rather than the residual (docs/sharpness.md).
+TRACKING_STOP = "eigenvalue"
+
+
+def tracking_options(problem: Problem) -> dict[str, Any]:
+    """The estimator options of a trace's warm-started measurement: the configuration's, with
+    ``stop=TRACKING_STOP`` where the estimator declares ``stop`` with the default ``"auto"``
+    and the configuration leaves it there."""
+    options = problem.config.estimator.opts()
+    declared = problem.registrations["estimator"].declared
+    stop = next((option for option in declared if option.name == "stop"), None)
+    if (
+        stop is not None
+        and stop.default == "auto"
+        and TRACKING_STOP in (stop.choices or ())
+        and options.get("stop", "auto") == "auto"
+    ):
+        options["stop"] = TRACKING_STOP
+    return options
+
+
 def check_trace(config: ProbeConfig) -> None:
     """What a trace needs beyond a probe's checks: ``every`` at most ``steps``, ``top_k`` >= 1."""
     if not 1 <= config.every <= config.steps:
@@ -182,6 +205,7 @@ class Tracer:
         #: an adaptive optimizer's threshold is of its preconditioned sharpness: measure that
         self.operator = "preconditioned" if preconditioned(self._optimizer_factory) else "hessian"
         self.k = self.config.top_k
+        self.tracking = tracking_options(problem)
         self.began = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.seconds_before = 0.0
         self._where = provenance(problem.device)  # once: a record is made per measurement
@@ -281,6 +305,8 @@ class Tracer:
                     k=self.k,
                     which=self.operator,
                     optimizer=state.optimizer,
+                    # a cold start (no warm vectors yet) keeps the configured rule
+                    options=self.tracking if state.warm is not None else None,
                 )
             except UsageError:
                 if self.operator != "preconditioned" or t > 0:

@@ -66,6 +66,7 @@ def measure_sharpness(
     optimizer=None,
     operator=None,
     batch=None,
+    options: dict | None = None,
 ):
     """The top eigenpair (``k``: the top k, default the configuration's ``top_k``) after a
     step, through the one estimator entry point, with the registries given (``components``,
@@ -73,7 +74,7 @@ def measure_sharpness(
     ``preconditioned`` needs the ``optimizer``); ``operator``: one the caller has built at
     these parameters already (``sharpness_operator``); ``batch``: the indices of the training
     examples to measure on (``Problem.step_sharpness_batches``), else the fixed sharpness
-    batch."""
+    batch; ``options``: the estimator's, when not the configuration's."""
     if operator is None and which == "hessian":
         operator = sharpness_operator(problem, model, batch=batch)
     elif operator is None:
@@ -88,7 +89,7 @@ def measure_sharpness(
         warm_start=warm_start,
         generator=generator,
         return_vectors=True,
-        options=problem.config.estimator.opts(),
+        options=problem.config.estimator.opts() if options is None else options,
         components=components if components is not None else problem.components,
     )
 

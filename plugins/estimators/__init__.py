@@ -2,6 +2,9 @@
 
 from phasebench import Option, hookimpl
 
+#: Lanczos' stopping rules (``phasebench_builtins.estimators.lanczos``; docs/sharpness.md).
+STOPS = ("auto", "residual", "eigenvalue")
+
 _WHICH = Option(
     "which", "largest", "which eigenvalues", choices=("largest", "magnitude", "smallest")
 )
@@ -48,6 +51,16 @@ def register_estimators(register):
             Option("tol", 1e-3, "stop when every Ritz residual <= tol |lambda|", ge=0),
             _WHICH,
             Option("start", "gradient", "cold start vector", choices=("gradient", "random")),
+            # since 0.2: at its default it is left out of stored configurations and run ids
+            Option(
+                "stop",
+                "auto",
+                "stopping rule: residual (every Ritz residual <= tol |lambda|), eigenvalue "
+                "(the estimated eigenvalue error min(r, r^2 / gap) <= tol |lambda|), auto (the "
+                "caller's choice: residual, except a trace's warm-started measurements)",
+                choices=STOPS,
+                since="0.2",
+            ),
         ],
     )
     register(

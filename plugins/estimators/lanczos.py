@@ -12,9 +12,15 @@ orthogonalized against all previous ones twice (classical Gram-Schmidt, twice is
 tridiagonal T (alpha, beta) is kept in float64 and solved with ``eigh``. The Ritz residual of
 pair i, beta_m |s_{m,i}| (= ||H y_i - theta_i y_i|| in exact arithmetic), is the stopping rule:
 stop when it is <= tol * |theta_i| for the k wanted Ritz values (the eigenvalue error is at most
-residual^2 / gap). ``which``: "largest" (algebraic, default), "magnitude", or "smallest".
-An early breakdown (beta ~ 0: an invariant subspace) ends the run when the wanted values have
-converged, and otherwise restarts from a Gaussian vector orthogonal to the basis.
+residual^2 / gap). ``stop="eigenvalue"`` stops instead when the estimated eigenvalue error
+min(r_i, max(r_i^2 / gap_i, change_i)) is <= tol * |theta_i|, gap_i the distance from
+theta_i to the nearest other Ritz value and change_i how far theta_i moved in the last step
+(the first step: the residual alone; see ``eigenvalue_error``); ``stop="auto"`` (default) is
+the residual rule here: a caller that tracks a slowly moving spectrum from a warm start (the
+trace) asks for ``"eigenvalue"`` itself. ``which``: "largest" (algebraic, default),
+"magnitude", or "smallest". An early breakdown (beta ~ 0: an invariant subspace) ends the run
+when the wanted values have converged, and otherwise restarts from a Gaussian vector
+orthogonal to the basis.
 """
 
 from __future__ import annotations
@@ -51,6 +57,26 @@ def first_vector(
         return gaussian
     q = gradient / norm + gaussian
     return q / q.double().norm().to(q.dtype)
+
+
+def eigenvalue_error(
+    theta: torch.Tensor, wanted: torch.Tensor, res: torch.Tensor, before: torch.Tensor | None
+) -> torch.Tensor:
+    """The estimated error of each wanted Ritz value: min(r, max(r^2 / gap, change)). A Ritz
+    value with residual r has an eigenvalue within r (always) and, when the rest of the
+    spectrum is at least ``gap`` away, within r^2 / gap (Kato-Temple); ``gap`` is its distance
+    to the nearest other Ritz value, which overestimates the true gap in a small Krylov space
+    (interlacing), so the estimate also takes ``change``, how far the value moved in the last
+    step (``before``: the wanted values one step earlier; None or one Ritz value: r alone)."""
+    if before is None or len(theta) < 2:
+        return res
+    distance = (theta[wanted, None] - theta[None, :]).abs()
+    distance[torch.arange(len(wanted)), wanted] = float("inf")
+    gap = distance.min(dim=1).values
+    known = gap > 0
+    squared = torch.where(known, res.square() / gap.where(known, 1.0), float("inf"))
+    change = (theta[wanted] - before).abs()
+    return torch.minimum(res, torch.maximum(squared, change))
 
 
 class _Basis:
@@ -90,6 +116,7 @@ def estimate(
     tol: float = 1e-3,
     which: str = "largest",
     start: str = "gradient",
+    stop: str = "auto",
 ) -> Estimate:
     """The k wanted eigenvalues by Lanczos; see the module docstring for the contract."""
     k, generator = request.k, request.generator
@@ -101,7 +128,7 @@ def estimate(
     q = first_vector(operator, request.warm_start, generator, start, which)
     alphas: list[float] = []
     betas: list[float] = []  # betas[j] couples q_j and q_{j+1}; 0 after a restart
-    theta = s = wanted = None
+    theta = s = wanted = before = None
     res = torch.full((k,), float("inf"), dtype=torch.float64)
     converged = False
     for j in range(steps):
@@ -122,7 +149,12 @@ def estimate(
         wanted = best_first(theta, min(k, j + 1), which)
         res = beta * s[-1, wanted].abs()
         scale = float(theta.abs().max())
-        if j + 1 >= k and bool((res <= tol * theta[wanted].abs().clamp_min(tiny * scale)).all()):
+        if stop == "eigenvalue":
+            error = eigenvalue_error(theta, wanted, res, before)
+            before = theta[wanted] if len(wanted) == k else None
+        else:
+            error = res
+        if j + 1 >= k and bool((error <= tol * theta[wanted].abs().clamp_min(tiny * scale)).all()):
             converged = True
             break
         if j + 1 == steps:
