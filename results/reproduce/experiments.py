@@ -134,10 +134,10 @@ EXPERIMENTS: dict[str, list[str]] = {
 }
 
 
-#: The fcn-He points the second edition reruns with other estimators and units: the corners of
-#: the first edition's grid (d/w from 1/128 to 1/8, as there), the same c grid, its first two
-#: seeds (CORNER_SEEDS: the budget of 2 cores).
-FCN_CORNERS = ["--model", "fcn", "--depths", "2,8", "--widths", "64,256", "--init", "he"]
+#: The fcn-He points the second edition reruns with other estimators and units: the shallowest
+#: and the deepest of the first edition's width-64 points (d/w 1/32 and 1/8), the same c grid,
+#: its first two seeds (the budget of 2 cores; on a GPU add --widths 64,256 and --seeds 3).
+FCN_CORNERS = ["--model", "fcn", "--depths", "2,8", "--widths", "64", "--init", "he"]
 #: The control point (d = 4, w = 128) the batch, normalization and optimizer checks vary.
 FCN_CONTROL = ["--model", "fcn", "--depths", "4", "--widths", "128", "--init", "he"]
 #: Long runs: full-batch GD on the 1,024 real Fashion-MNIST training images shipped with

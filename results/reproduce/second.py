@@ -149,13 +149,14 @@ def estimator_section() -> str:
         [
             f"## {title}",
             "",
-            "The authors measured the sharpness with 20 power iterations from one fixed start and "
-            "no convergence test, and lambda_t on the next 512-example training batch. Here the "
-            "fcn-He corners of section 3 (d = 2, 8; w = 64, 256; the same 3 seeds, batches and c "
-            "grid) are rerun with exactly that estimator (`power` with `max_iter` 20, `tol` 0, "
-            "`start` fixed) and, separately, with Lanczos measuring lambda_t on the next training "
-            "batch (`--sharpness-batch next`; lambda0 stays on the fixed batch), against section "
-            "3's Lanczos (relative residual 1e-3, warm-started) on the fixed batch.",
+            "The authors measured the sharpness with 20 power iterations from one fixed start and"
+            " no convergence test, and lambda_t on the next 512-example training batch. Here two "
+            "fcn-He points of section 3 (d = 2 and 8 at w = 64; its first 2 seeds, the same "
+            "batches and c grid) are rerun with exactly that estimator (`power` with `max_iter` "
+            "20, `tol` 0, `start` fixed) and, separately, with Lanczos measuring lambda_t on the "
+            "next training batch (`--sharpness-batch next`; lambda0 stays on the fixed batch), "
+            "against section 3's Lanczos (relative residual 1e-3, warm-started) on the fixed "
+            "batch.",
             "",
             command("fcn-he-power20"),
             "",
@@ -655,7 +656,7 @@ def units_section() -> str:
         [
             f"## {title}",
             "",
-            "The fcn-He corners (section 6) with eta = c / lambda_GGN(theta_0), the top "
+            "The fcn-He points of section 6 with eta = c / lambda_GGN(theta_0), the top "
             "eigenvalue of the Gauss-Newton matrix, and with eta = c / lambda_c, the critical "
             "sharpness 2 / eta_c of the first step's line search, beside Hessian units "
             "(section 3). "
