@@ -23,7 +23,7 @@ def config(
     comps = components()
 
     def spec(kind: str, name: str, given: dict | None = None) -> ComponentSpec:
-        return ComponentSpec.of(name, comps.get(kind, name).options(given or {}))
+        return ComponentSpec.of(name, comps.get(kind, name).stored(given or {}))
 
     return ProbeConfig(
         model=spec("model", model, model_options),

@@ -237,7 +237,7 @@ def test_eigenvalue_stop_needs_fewer_products_for_the_accuracy_tol_promises():
 
 
 def test_eigenvalue_error_estimate():
-    from phasebench_builtins.estimators.lanczos import eigenvalue_error
+    from phasebench_builtins.estimators.lanczos import CHANGE_FACTOR, eigenvalue_error
 
     theta = torch.tensor([1.0, 4.0], dtype=torch.float64)
     wanted, res = torch.tensor([1]), torch.tensor([0.1], dtype=torch.float64)
@@ -246,9 +246,9 @@ def test_eigenvalue_error_estimate():
     # r^2 / gap = 0.01 / 3, where the value no longer moves
     before = torch.tensor([4.0], dtype=torch.float64)
     assert eigenvalue_error(theta, wanted, res, before).item() == pytest.approx(0.01 / 3)
-    # a value still moving: its change, however wide the Ritz gap looks
-    moved = torch.tensor([3.95], dtype=torch.float64)
-    assert eigenvalue_error(theta, wanted, res, moved).item() == pytest.approx(0.05)
+    # a value still moving: CHANGE_FACTOR times its change, however wide the Ritz gap looks
+    moved = torch.tensor([3.99], dtype=torch.float64)
+    assert eigenvalue_error(theta, wanted, res, moved).item() == pytest.approx(CHANGE_FACTOR * 0.01)
     # never more than the residual bound, and a zero gap (a double Ritz value) leaves r
     assert eigenvalue_error(theta, wanted, res, torch.tensor([0.0])).item() == 0.1
     double = torch.tensor([4.0, 4.0], dtype=torch.float64)

@@ -59,6 +59,11 @@ def first_vector(
     return q / q.double().norm().to(q.dtype)
 
 
+#: How many times its last change a Ritz value may still move (``eigenvalue_error``): with the
+#: change alone (factor 1) a trace measured 1.3e-3 relative error at tol 1e-3.
+CHANGE_FACTOR = 2.0
+
+
 def eigenvalue_error(
     theta: torch.Tensor, wanted: torch.Tensor, res: torch.Tensor, before: torch.Tensor | None
 ) -> torch.Tensor:
@@ -67,7 +72,9 @@ def eigenvalue_error(
     spectrum is at least ``gap`` away, within r^2 / gap (Kato-Temple); ``gap`` is its distance
     to the nearest other Ritz value, which overestimates the true gap in a small Krylov space
     (interlacing), so the estimate also takes ``change``, how far the value moved in the last
-    step (``before``: the wanted values one step earlier; None or one Ritz value: r alone)."""
+    step (``before``: the wanted values one step earlier; None or one Ritz value: r alone),
+    times ``CHANGE_FACTOR``: a Krylov value converging geometrically at rate rho has
+    rho / (1 - rho) times its last change still to go, 2 at rho = 2/3.)"""
     if before is None or len(theta) < 2:
         return res
     distance = (theta[wanted, None] - theta[None, :]).abs()
@@ -75,7 +82,7 @@ def eigenvalue_error(
     gap = distance.min(dim=1).values
     known = gap > 0
     squared = torch.where(known, res.square() / gap.where(known, 1.0), float("inf"))
-    change = (theta[wanted] - before).abs()
+    change = CHANGE_FACTOR * (theta[wanted] - before).abs()
     return torch.minimum(res, torch.maximum(squared, change))
 
 
