@@ -23,6 +23,8 @@ from reading import (  # noqa: E402
     HERE,
     command,
     constants_table,
+    exists,
+    exported,
     figures,
     fmt,
     load,
@@ -31,6 +33,7 @@ from reading import (  # noqa: E402
     ordered,
     points_of,
     scan_summaries,
+    source_note,
     verdict,
     x_step,
 )
@@ -240,7 +243,7 @@ def claim_he() -> str:
 
 # -- claims 4 and 5 --------------------------------------------------------------------------
 def simple(name: str, title: str, keys=("depth", "width"), note: str = "") -> str:
-    if not (DATA / f"{name}.h5").exists():
+    if not (exists(name) or exported(name).exists()):
         return f"## {title}\n\n_not run_"
     points = points_of(name)
     scans = [s for p in points for s in p.scans]
@@ -249,6 +252,7 @@ def simple(name: str, title: str, keys=("depth", "width"), note: str = "") -> st
         [
             f"## {title}",
             "",
+            *([source_note(name), ""] if source_note(name) else []),
             command(name),
             "",
             constants_table(points, keys),
