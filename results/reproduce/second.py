@@ -557,6 +557,9 @@ def adam_section() -> str:
     ok = bool(trace.eos) and abs(trace.eos["mean"] - 1) <= 0.1
     sgd, adam_h, adam_p = points_of("fcn-sgd"), points_of("fcn-adam"), points_of(names[1])
     ratio = [s.lambda_unit / s.lambda0 for p in adam_p for s in p.scans]
+    sgd_ratio = sgd[0].aggregates["c_max"].mean / 2
+    adam_ratio = adam_p[0].aggregates["c_max"].mean / 38
+    on_scale = bool(np.isfinite(adam_ratio)) and 0.5 <= adam_ratio / sgd_ratio <= 2
 
     def over(point: PointSummary, n: str, threshold: float) -> str:
         a = point.aggregates[n]
@@ -600,9 +603,17 @@ def adam_section() -> str:
             *rows,
             "",
             f"- lambda_P / lambda0 at initialization: {np.mean(ratio):.3g} ± {np.std(ratio):.2g} "
-            "over seeds: Adam's first steps are about eta per coordinate whatever the curvature, "
-            "so in Hessian units its constants sit three orders of magnitude lower than SGD's; "
-            "in its own units they are on its threshold's scale.",
+            f"over seeds ({min(ratio):.3g} to {max(ratio):.3g}). Adam's first steps are about "
+            "eta per coordinate whatever the curvature, so in Hessian units its constants sit "
+            "far below SGD's.",
+            "- Does the preconditioned unit put Adam's 10-step phase diagram on its threshold's "
+            "scale, as the Hessian unit puts SGD's on 2 (c_max / threshold within a factor 2 of "
+            f"SGD's {sgd_ratio:.2f})? {verdict(on_scale)}: Adam's c_max / 38 is "
+            f"{adam_ratio:.3g}. Why (our reading, not tested further here): at theta_0, P = "
+            "(1 - beta1^2)(|g_0| + eps) is smallest, and P^-1 H largest, on the coordinates "
+            "whose first gradient is near zero, so lambda_P(theta_0) is set by a few of them and "
+            "varies several-fold between seeds; after a few hundred steps v has averaged "
+            "many gradients and the trace above finds lambda_P at 38 / eta.",
             "",
             cost(*names),
             "",
