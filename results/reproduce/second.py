@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from experiments import SECOND
 from reading import (
     DATA,
     HERE,
@@ -31,6 +32,8 @@ from reading import (
 )
 
 from phasebench.analysis.aggregates import Aggregate
+
+SECOND_NAMES = set(SECOND)
 
 COSTS = HERE / "data" / "costs.json"
 
@@ -760,6 +763,40 @@ def warmup_section() -> str:
     )
 
 
+def costs_section() -> str:
+    """What every experiment cost here when it last ran from no file, and the total."""
+    from reading import ALL
+
+    costs = json.loads(COSTS.read_text()) if COSTS.exists() else {}
+    rows = ["| experiment | edition | minutes | 5-minute load as it ended |", "|---|---|---|---|"]
+    for name in ALL:
+        if name in costs:
+            c = costs[name]
+            edition = "second" if name in SECOND_NAMES else "first"
+            load = c.get("load")
+            rows.append(
+                f"| `{name}` | {edition} | {c['seconds'] / 60:.1f} | "
+                f"{'not recorded' if load is None else f'{load:.1f}'} |"
+            )
+    missing_names = [n for n in ALL if n not in costs]
+    total = sum(c["seconds"] for n, c in costs.items() if n in ALL) / 60
+    return "\n".join(
+        [
+            "## What it cost",
+            "",
+            "Wall time of each experiment the last time it ran from no file (`reproduce.py` "
+            "records it in `data/costs.json`), with 2 worker processes on this 2-core machine. "
+            "A load above 2 means the cores were shared (with the other experiments of this "
+            "run, and with other work): an unloaded run is faster by about that factor.",
+            "",
+            *rows,
+            "",
+            f"Total recorded: {total:.0f} min. Not recorded (resumed, or not run from scratch "
+            f"this time): {', '.join(f'`{n}`' for n in missing_names) or 'none'}.",
+        ]
+    )
+
+
 SECTIONS = (
     estimator_section,
     batch_section,
@@ -768,6 +805,7 @@ SECTIONS = (
     adam_section,
     units_section,
     warmup_section,
+    costs_section,
 )
 
 
