@@ -94,11 +94,22 @@ def source_note(name: str) -> str:
     )
 
 
+_LOADED: dict[str, object] = {}
+
+
+def loaded(name: str):
+    """An experiment's results file, read once per process (reading a large file verifies
+    every group's checksum: seconds to minutes)."""
+    if name not in _LOADED:
+        _LOADED[name] = load(DATA / f"{name}.h5")
+    return _LOADED[name]
+
+
 def points_of(name: str, sharp_eps: float = 0.0) -> list[PointSummary]:
     if not exists(name) and sharp_eps == 0.0 and exported(name).exists():
         FROM_EXPORT.add(name)
         return point_summaries(from_export(name))
-    return point_summaries(scan_summaries(load(DATA / f"{name}.h5"), sharp_eps))
+    return point_summaries(scan_summaries(loaded(name), sharp_eps))
 
 
 def option(point: PointSummary, key: str):
@@ -159,10 +170,5 @@ def x_step(name: str) -> float:
     return float(args[args.index("--x-step") + 1])
 
 
-_RUNS: dict[str, dict] = {}
-
-
 def load_runs(name: str, scan_id: str) -> list[dict]:
-    if name not in _RUNS:
-        _RUNS[name] = load(DATA / f"{name}.h5")
-    return list(_RUNS[name]["scans"][scan_id]["runs"].values())
+    return list(loaded(name)["scans"][scan_id]["runs"].values())

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from experiments import SECOND
 from reading import (
-    DATA,
     HERE,
     NAMES,
     PointSummary,
@@ -23,8 +22,8 @@ from reading import (
     exists,
     figures,
     fmt,
-    load,
     load_runs,
+    loaded,
     option,
     points_of,
     verdict,
@@ -379,7 +378,7 @@ def resnet_part() -> str:
 
 # -- 9. the four regimes ----------------------------------------------------------------------
 def _traces(name: str) -> list:
-    return sorted(load(DATA / f"{name}.h5").traces, key=lambda t: (t.config["batch_size"], t.c))
+    return sorted(loaded(name).traces, key=lambda t: (t.config["batch_size"], t.c))
 
 
 def _regime_text(trace) -> str:
