@@ -37,6 +37,7 @@ def test_register_models_registers_the_papers_models_with_defaults():
         "width": 128,
         "activation": "relu",
         "bias": False,
+        "norm": "none",
     }
     assert registry.get("myrtle").defaults == {"depth": 5, "width": 64}
     assert registry.get("resnet").defaults["norm"] == "none"
