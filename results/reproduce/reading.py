@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 #: where the HDF5 files are (a test points it at a fresh run of the sweeps)
 DATA = Path(os.environ.get("PHASEBENCH_REPRODUCE_DATA", HERE))
@@ -171,4 +173,21 @@ def x_step(name: str) -> float:
 
 
 def load_runs(name: str, scan_id: str) -> list[dict]:
+    """The runs of a scan, each with its c and ``sharpness`` (lambda_t); from a committed export
+    (``from_export``) ``sharpness`` is lambda_t / lambda0, which every ratio read here is
+    unchanged by."""
+    if name in FROM_EXPORT or (not exists(name) and exported(name).exists()):
+        FROM_EXPORT.add(name)
+        for scan in json.loads(exported(name).read_text())["scans"]:
+            if scan["scan_id"] == scan_id:
+                return [
+                    {
+                        "c": r["c"],
+                        "sharpness": np.array(
+                            [math.nan if x is None else x for x in r["sharpness_ratio"]]
+                        ),
+                    }
+                    for r in scan["runs"]
+                ]
+        raise KeyError(f"{name}: no scan {scan_id} in {exported(name)}")
     return list(loaded(name)["scans"][scan_id]["runs"].values())

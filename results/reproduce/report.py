@@ -1,5 +1,6 @@
 """Write results/REPORT.md from the HDF5 files in this folder: the tables of measured constants,
-the checks of each claim (computed here, from the files), the figures, and discussion.md.
+the checks of each claim (computed here, from the files), the figures, and the hand-written
+discussion.md; then the second edition (second.md, second.py's sections, second-discussion.md).
 
 Every number in the report is read from a results file; nothing is typed in by hand except the
 published values of the paper (``PAPER`` below, as docs/protocol.md lists them).
@@ -380,12 +381,14 @@ def main() -> None:
         "",
         simple("fcn-mup", "5c. muP initialization (output / width)"),
         "",
+        (HERE / "discussion.md").read_text().strip(),
+        "",
         "# Second edition: the paper's next checks, the later regimes, the new units",
         "",
         (HERE / "second.md").read_text().strip(),
         "",
         *[part for section in second.sections() for part in (section, "")],
-        (HERE / "discussion.md").read_text().strip(),
+        (HERE / "second-discussion.md").read_text().strip(),
         "",
     ]
     (HERE.parent / "REPORT.md").write_text("\n".join(parts))

@@ -702,6 +702,22 @@ def units_section() -> str:
     )
 
 
+def bounded(a: Aggregate) -> str:
+    """fmt, and for scans that never diverged on the grid, the lower bound they give."""
+    text = fmt(a)
+    if a.bounds:
+        text += f"; > {a.lower_bound:.3g} in {a.bounds} seed(s) that never diverged on the grid"
+    return text
+
+
+def ratio_text(a: Aggregate, b: Aggregate) -> str:
+    if a.determined and b.determined and not b.bounds:
+        return f"{b.mean / a.mean:.2f}x"
+    if a.determined and b.bounds:
+        return f"> {max(b.lower_bound, b.mean if b.determined else 0) / a.mean:.2f}x"
+    return "undetermined"
+
+
 # -- 12. warmup -------------------------------------------------------------------------------
 def warmup_section() -> str:
     title = "12. Warmup"
@@ -723,8 +739,7 @@ def warmup_section() -> str:
     ]
     for what, base, changed in pairs:
         a, b = c_max(base), c_max(changed)
-        ratio = b.mean / a.mean if a.determined and b.determined else math.nan
-        rows.append(f"| {what} | {fmt(a)} | {fmt(b)} | {ratio:.2f}x |")
+        rows.append(f"| {what} | {bounded(a)} | {bounded(b)} | {ratio_text(a, b)} |")
     [warm] = _traces("trace-warmup")
     cold = next(t for t in _traces("trace-gd") if t.c == warm.c)
     return "\n".join(
