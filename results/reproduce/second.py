@@ -713,8 +713,9 @@ def bounded(a: Aggregate) -> str:
 def ratio_text(a: Aggregate, b: Aggregate) -> str:
     if a.determined and b.determined and not b.bounds:
         return f"{b.mean / a.mean:.2f}x"
-    if a.determined and b.bounds:
-        return f"> {max(b.lower_bound, b.mean if b.determined else 0) / a.mean:.2f}x"
+    if a.determined and b.bounds:  # every bound is the grid's end: a lower bound of the mean
+        found = b.n * b.mean if b.determined else 0.0
+        return f"> {(found + b.bounds * b.lower_bound) / (b.n + b.bounds) / a.mean:.2f}x"
     return "undetermined"
 
 
