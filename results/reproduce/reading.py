@@ -4,6 +4,7 @@ second edition's) both read through these."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -47,6 +48,11 @@ def exported(name: str) -> Path:
 FROM_EXPORT: set[str] = set()
 
 
+@functools.cache
+def _export(name: str) -> dict:
+    return json.loads(exported(name).read_text())
+
+
 def _largest(values) -> float:
     finite = [v for v in values if v is not None]
     return max(finite) if finite else math.nan
@@ -57,7 +63,7 @@ def from_export(name: str) -> list[ScanSummary]:
     lambda_t / lambda_0 per run): what a section reads when this run did not regenerate the
     HDF5 file."""
     scans = []
-    for s in json.loads(exported(name).read_text())["scans"]:
+    for s in _export(name)["scans"]:
         runs = [
             RunSummary(
                 c=r["c"],
@@ -178,7 +184,7 @@ def load_runs(name: str, scan_id: str) -> list[dict]:
     unchanged by."""
     if name in FROM_EXPORT or (not exists(name) and exported(name).exists()):
         FROM_EXPORT.add(name)
-        for scan in json.loads(exported(name).read_text())["scans"]:
+        for scan in _export(name)["scans"]:
             if scan["scan_id"] == scan_id:
                 return [
                     {

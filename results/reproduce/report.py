@@ -208,6 +208,7 @@ def claim_he() -> str:
         [
             "## 3. fcn at criticality (He, standard parametrization)",
             "",
+            *([source_note("fcn-he"), ""] if source_note("fcn-he") else []),
             command("fcn-he"),
             "",
             constants_table(points),

@@ -20,6 +20,7 @@ from reading import (
     command,
     constants_table,
     exists,
+    exported,
     figures,
     fmt,
     load_runs,
@@ -56,7 +57,7 @@ def cost(*names: str) -> str:
 
 
 def missing(title: str, names: Sequence[str]) -> str | None:
-    absent = [n for n in names if not exists(n)]
+    absent = [n for n in names if not (exists(n) or exported(n).exists())]
     if not absent:
         return None
     return f"## {title}\n\n_not run yet: {', '.join(f'`{n}`' for n in absent)}_"
