@@ -25,26 +25,19 @@ def _module(name: str):
     return module
 
 
+def _sweep(args: list[str], out) -> None:
+    """One experiment of results/reproduce/experiments.py, as reproduce.py runs it."""
+    command = [sys.executable, "-m", "phasebench.cli.main", "sweep", *args]
+    subprocess.run(
+        [*command, "--executor", "process", "--workers", "2", "--out", str(out)], check=True
+    )
+
+
 @pytest.mark.slow
 def test_claims_one_to_three_hold_as_reported(tmp_path, monkeypatch):
     experiments = _module("experiments").EXPERIMENTS
     for name in ("uv", "fcn-zero-last", "fcn-he"):
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "phasebench.cli.main",
-                "sweep",
-                *experiments[name],
-                "--executor",
-                "process",
-                "--workers",
-                "2",
-                "--out",
-                str(tmp_path / f"{name}.h5"),
-            ],
-            check=True,
-        )
+        _sweep(experiments[name], tmp_path / f"{name}.h5")
     monkeypatch.setenv("PHASEBENCH_REPRODUCE_DATA", str(tmp_path))
     report = _module("report")
     uv = report.claim_uv()
@@ -64,22 +57,7 @@ def test_second_edition_claims_hold_as_reported(tmp_path, monkeypatch):
     recursion, full-batch Adam at 38 / eta. About 25 minutes on 2 cores."""
     second = _module("experiments").SECOND
     for name in ("trace-gd", "trace-gd-small-c", "trace-momentum", "trace-uv", "trace-adam"):
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "phasebench.cli.main",
-                "sweep",
-                *second[name],
-                "--executor",
-                "process",
-                "--workers",
-                "2",
-                "--out",
-                str(tmp_path / f"{name}.h5"),
-            ],
-            check=True,
-        )
+        _sweep(second[name], tmp_path / f"{name}.h5")
     monkeypatch.setenv("PHASEBENCH_REPRODUCE_DATA", str(tmp_path))
     sections = _module("second")
     uv = sections.uv_check()
