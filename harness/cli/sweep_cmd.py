@@ -181,19 +181,9 @@ def sweep(
 
 def _sweep_traces(ctx, params, components, traces, registration, executor_options, flush_seconds):
     """``sweep --trace``: a trace of every configuration and c, through the executor."""
-    from phasebench.cli.trace_cmd import run_traces
-    from phasebench.probe import trace_study
+    from phasebench.cli.trace_cmd import plan_traces, run_traces
 
-    with flag_names():
-        planned = trace_study.plan(
-            traces,
-            params["out"] or default_out(f"sweep-trace-{params['model']}"),
-            components,
-            resume=params["resume"],
-            data_dir=params["data_dir"],
-            make_dirs=params["out"] is None,
-            flush_seconds=flush_seconds,
-        )
+    planned = plan_traces(traces, components, params, flush_seconds, "sweep-trace")
     loggers = open_loggers(ctx, components, planned.out)
     with registration.load()(**executor_options) as pool:
         outcome = run_traces(planned, components, pool, loggers)

@@ -53,8 +53,7 @@ def trace(
     --steps steps at eta = c / lambda0 and measure every --every steps; the file holds each
     trace as it goes (--resume continues a killed one)."""
     from phasebench.errors import PhasebenchError
-    from phasebench.probe import parameters, trace_study
-    from phasebench.probe.paths import default_out
+    from phasebench.probe import parameters
 
     keys = tuple(name for name in parameters.NAMES if name != parameters.AXES)
     components, params, _ = study_parameters(ctx, probe, keys, "trace")
@@ -67,16 +66,7 @@ def trace(
             top_k=params["top_k"],
             train_examples=train_examples,
         )
-    with flag_names():
-        planned = trace_study.plan(
-            configs,
-            params["out"] or default_out(f"trace-{params['model']}"),
-            components,
-            resume=params["resume"],
-            data_dir=params["data_dir"],
-            make_dirs=params["out"] is None,
-            flush_seconds=flush_seconds,
-        )
+    planned = plan_traces(configs, components, params, flush_seconds, "trace")
     outcome = run_traces(planned, components, loggers=open_loggers(ctx, components, planned.out))
     if outcome.failed:
         raise PhasebenchError(
@@ -115,6 +105,24 @@ def progress_line(config, record) -> str:
         f"{head} {model} loss {record.loss[-1]:.4g} sharpness {record.sharpness[-1, 0]:.4g} "
         f"threshold {record.threshold[-1]:.4g} ({record.threshold_kind})"
     )
+
+
+def plan_traces(configs, components, params, flush_seconds, stem):
+    """Plan a trace study from the command's parameters (its file: --out, else a new one named
+    ``<stem>-<model>``), with bad input named by its flag."""
+    from phasebench.probe import trace_study
+    from phasebench.probe.paths import default_out
+
+    with flag_names():
+        return trace_study.plan(
+            configs,
+            params["out"] or default_out(f"{stem}-{params['model']}"),
+            components,
+            resume=params["resume"],
+            data_dir=params["data_dir"],
+            make_dirs=params["out"] is None,
+            flush_seconds=flush_seconds,
+        )
 
 
 def run_traces(planned, components, executor=None, loggers=None):

@@ -20,7 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import second  # noqa: E402
 from reading import (  # noqa: E402
     ALL,
-    DATA,
     HERE,
     command,
     constants_table,
@@ -351,7 +350,7 @@ def export_traces(name: str) -> None:
 
 def main() -> None:
     for name in ALL:
-        if not (DATA / f"{name}.h5").exists():
+        if not exists(name):
             continue
         (export_traces if "--trace" in ALL[name] else export)(name)
     parts = [
