@@ -38,9 +38,14 @@ SECOND_NAMES = set(SECOND)
 COSTS = HERE / "data" / "costs.json"
 
 
+def recorded_costs() -> dict:
+    """data/costs.json: what each experiment cost when it last ran from no file."""
+    return json.loads(COSTS.read_text()) if COSTS.exists() else {}
+
+
 def cost(*names: str) -> str:
     """What the experiments cost when they last ran from no file, as recorded by reproduce.py."""
-    costs = json.loads(COSTS.read_text()) if COSTS.exists() else {}
+    costs = recorded_costs()
     known = [costs[n] for n in names if n in costs]
     if not known:
         return "Cost here: not recorded (the files were resumed, not run from scratch)."
@@ -784,7 +789,7 @@ def costs_section() -> str:
     """What every experiment cost here when it last ran from no file, and the total."""
     from reading import ALL
 
-    costs = json.loads(COSTS.read_text()) if COSTS.exists() else {}
+    costs = recorded_costs()
     rows = ["| experiment | edition | minutes | 5-minute load as it ended |", "|---|---|---|---|"]
     for name in ALL:
         if name in costs:
