@@ -130,6 +130,31 @@ def test_phase_diagrams_in_two_units_are_drawn_side_by_side(tmp_path):
     assert "lambda_{\\mathrm{ggn}}" in panels[1].get_ylabel()
 
 
+def test_plot_takes_several_files_beside_one_panel_per_unit(tmp_path):
+    from dataclasses import replace
+
+    from plotting_results import ScanSpec, config_for, write_results
+
+    from phasebench.plotting.files import plot_file
+
+    paths = {}
+    for unit, c_loss in (("hessian", 2.0), ("ggn", 3.0), ("critical", 1.5)):
+        scans = [
+            (replace(config_for(depth, 64, 0), lr_unit=unit), ScanSpec(c_loss=c_loss, c_div=8.0))
+            for depth in (2, 4)
+        ]
+        paths[unit] = write_results(tmp_path / f"{unit}.h5", scans)
+    written = plot_file(
+        paths["ggn"], tmp_path / "out", beside=[paths["hessian"], paths["critical"]]
+    )
+    names = [path.name for path in written]
+    assert "phase-diagram-units-fcn-he-fashion-mnist-subset-hessian-ggn-critical.png" in names
+    one = plot_file(paths["ggn"], tmp_path / "one", beside=paths["hessian"])  # a single path
+    assert "phase-diagram-units-fcn-he-fashion-mnist-subset-hessian-ggn.png" in [
+        path.name for path in one
+    ]
+
+
 def _adam(config: ProbeConfig, **options) -> ProbeConfig:
     import dataclasses
 

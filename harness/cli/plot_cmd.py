@@ -37,10 +37,11 @@ def plot(
         ),
     ] = None,
     beside: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             help="Another results file (e.g. the same sweep with --lr-unit ggn): the phase "
-            "diagrams of the same model in each unit are drawn side by side.",
+            "diagrams of the same model in each unit are drawn side by side. Repeat it for "
+            "more units.",
             show_default=False,
         ),
     ] = None,
@@ -62,7 +63,9 @@ def plot(
 
     sharp_eps = check_sharp_eps(sharp_eps)
     loggers = _loggers(file, logger or (), opt or ())
-    paths = plot_file(file, out_dir, sharp_eps=sharp_eps, all_scans=all_scans, x=x, beside=beside)
+    paths = plot_file(
+        file, out_dir, sharp_eps=sharp_eps, all_scans=all_scans, x=x, beside=beside or None
+    )
     for path in paths:
         typer.echo(str(path))
     if loggers is not None:

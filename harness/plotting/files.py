@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,7 @@ def plan(
     sharp_eps: float | None = None,
     all_scans: bool = False,
     x: str | None = None,
-    beside: Mapping[str, Any] | None = None,
+    beside: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
 ) -> list[tuple[str, Callable[[], Figure]]]:
     """(file name, figure builder) for every figure of a loaded results file:
 
@@ -83,13 +83,15 @@ def plan(
     the depth/width series, the points that differ only in ``x`` form a phase diagram against
     it (one per value of everything else); the points alone get their own figure.
     - The same model in two or more learning-rate units (``lr_unit``), in this file or in
-      ``beside`` (another loaded file, e.g. the same sweep with ``--lr-unit ggn``): their
-      phase diagrams side by side, one panel per unit.
+      ``beside`` (another loaded file, e.g. the same sweep with ``--lr-unit ggn``, or a
+      list of them): their phase diagrams side by side, one panel per unit.
     - Spectral densities: one figure per stored spectrum (``phasebench spectrum``), and one
       per run that stored densities (``run --density-steps``), a curve per step.
     """
     views = point_views(loaded, sharp_eps)
-    others = point_views(beside, sharp_eps) if beside is not None else []
+    if isinstance(beside, Mapping):
+        beside = [beside]
+    others = [view for other in beside or () for view in point_views(other, sharp_eps)]
     out: list[tuple[str, Callable[[], Figure]]] = []
     for view in views:
         scans = view.summary.scans if all_scans else view.summary.scans[:1]
@@ -210,15 +212,17 @@ def plot_file(
     sharp_eps: float | None = None,
     all_scans: bool = False,
     x: str | None = None,
-    beside: str | Path | None = None,
+    beside: str | Path | Sequence[str | Path] | None = None,
 ) -> list[Path]:
     """Write the PNGs of a results file into ``out_dir`` (default ``<stem>-plots/`` next to the
-    file, created if missing) and return their paths. ``beside``: another results file whose
-    points in other learning-rate units are drawn next to this file's. A missing or foreign
-    file, or one without a finished run, raises ``UsageError``."""
+    file, created if missing) and return their paths. ``beside``: another results file, or a
+    list of them, whose points in other learning-rate units are drawn next to this file's. A
+    missing or foreign file, or one without a finished run, raises ``UsageError``."""
     path = Path(path)
     loaded = load(path)
-    other = load(Path(beside)) if beside is not None else None
+    if isinstance(beside, (str, Path)):
+        beside = [beside]
+    others = [load(Path(other)) for other in beside or ()]
     if (
         not any(scan["runs"] for scan in loaded["scans"].values())
         and not traces_of(loaded)
@@ -228,7 +232,7 @@ def plot_file(
     out = Path(out_dir) if out_dir is not None else path.with_name(f"{path.stem}-plots")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a directory; pass another --out-dir")
-    planned = plan(loaded, sharp_eps, all_scans, x, other)  # a bad --x: one line, first
+    planned = plan(loaded, sharp_eps, all_scans, x, others)  # a bad --x: one line, first
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, build in planned:
