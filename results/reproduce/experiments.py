@@ -352,3 +352,8 @@ SECOND: dict[str, list[str]] = {
         "50",
     ],
 }
+
+#: Experiments whose figures draw other experiments' files beside their own (``phasebench plot
+#: --beside``): the same fcn-He points in Hessian, GGN and critical units, one panel each. It
+#: hangs on the last of the three that ``make reproduce`` runs.
+BESIDE: dict[str, list[str]] = {"fcn-he-critical": ["fcn-he", "fcn-he-ggn"]}

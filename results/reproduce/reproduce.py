@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from experiments import EXPERIMENTS, SECOND  # noqa: E402
+from experiments import BESIDE, EXPERIMENTS, SECOND  # noqa: E402
 
 ALL = {**EXPERIMENTS, **SECOND}
 
@@ -76,7 +76,11 @@ def main() -> None:
         figures = HERE / "figures" / name
         for stale in figures.glob("*.png"):  # names carry config hashes: replace, not add
             stale.unlink()
-        phasebench("plot", str(out), "--out-dir", str(figures))
+        beside = [HERE / f"{other}.h5" for other in BESIDE.get(name, ())]
+        beside_flags = [
+            flag for path in beside if path.exists() for flag in ("--beside", str(path))
+        ]
+        phasebench("plot", str(out), "--out-dir", str(figures), *beside_flags)
     subprocess.run([sys.executable, str(HERE / "report.py")], check=True)
 
 
