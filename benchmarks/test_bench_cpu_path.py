@@ -253,8 +253,8 @@ def test_probe_against_authors_power_iteration(benchmark, one_thread, monkeypatc
     reference: list[float] = []
     real = trajectory.measure_sharpness
 
-    def with_reference(problem, model, warm, generator, components=None, operator=None):
-        result = real(problem, model, warm, generator, components, operator)
+    def with_reference(problem, model, warm, generator, **options):
+        result = real(problem, model, warm, generator, **options)
         inputs, targets = problem.sharpness_batch()
         from phasebench.hessian.api import run_estimator
         from phasebench.hessian.operator import HessianOperator
