@@ -656,7 +656,10 @@ def units_section() -> str:
             [np.mean([ratio_at_one(source[unit], s) for s in p.scans]) for p in points]
         )
         order = np.argsort(dw)
-        unit_ratio = [s.lambda_unit / s.lambda0 for p in points for s in p.scans]
+        # lambda_unit is lambda0 in Hessian units (a first-edition export does not store it)
+        unit_ratio = [
+            1.0 if unit == "hessian" else s.lambda_unit / s.lambda0 for p in points for s in p.scans
+        ]
         lines.append(
             f"| {unit} | {np.mean(unit_ratio):.3f} | "
             + " | ".join(f"{c_loss[i]:.3g}" for i in order)
