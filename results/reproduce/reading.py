@@ -174,8 +174,13 @@ def command(name: str) -> str:
 
 
 def x_step(name: str) -> float:
+    """The resolution of an experiment's constants in x = log2 c: its grid's --x-step, or for
+    a bisection (resnet's CPU defaults) the tolerance it bisects to, as its scans stored it."""
     args = ALL[name]
-    return float(args[args.index("--x-step") + 1])
+    if "--x-step" in args:
+        return float(args[args.index("--x-step") + 1])
+    config = next(iter(loaded(name)["scans"].values()))["config"]
+    return float(config["bisect_tol"] if config.get("search") == "bisect" else config["x_step"])
 
 
 def load_runs(name: str, scan_id: str) -> list[dict]:

@@ -286,7 +286,8 @@ def batch_section() -> str:
 def _survival(points: list[tuple[str, PointSummary]], step: float) -> list[str]:
     """One row per (file, point): the constants, the catapult window and the fall at c = 1."""
     rows = [
-        "| norm | seeds | lambda0 | c_loss | c_max | catapult window (grid steps) | "
+        f"| norm | seeds | lambda0 | c_loss | c_max | catapult window (steps of {step:g} in "
+        "log2 c) | "
         "lambda_10 / lambda_0 at c = 1 |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -344,8 +345,9 @@ def norm_section() -> str:
         "",
         "fcn d = 4, w = 128, He (section 5's control) without normalization, with a LayerNorm "
         "and with a BatchNorm (batch statistics only) between each hidden layer and its ReLU "
-        "(`model.norm`, new in this edition). 'Catapult window': c_max over c_loss in grid "
-        "steps; lambda_10 / lambda_0 below 1 at c = 1 is the sharpness-reduction phase.",
+        "(`model.norm`, new in this edition). 'Catapult window': c_max over c_loss in steps "
+        "of the search's resolution in log2 c; lambda_10 / lambda_0 below 1 at c = 1 is the "
+        "sharpness-reduction phase.",
         "",
         command("fcn-norm"),
         "",
