@@ -363,6 +363,32 @@ def norm_section() -> str:
     return "\n".join(parts)
 
 
+def scan_minutes(name: str, scan: ScanSummary) -> tuple[float, int]:
+    """(minutes, runs) one scan took in its worker: lambda0 and every run, as stored."""
+    record = loaded(name)["scans"][scan.scan_id]
+    runs = load_runs(name, scan.scan_id)
+    seconds = record["lambda0_seconds"] + sum(run["seconds"] for run in runs)
+    return seconds / 60, len(runs)
+
+
+def headline_costs(points: list[tuple[str, PointSummary]]) -> str:
+    """What each ResNet scan cost, the norm none one being the headline command's."""
+    parts = []
+    for name, p in points:
+        for s in p.scans:
+            minutes, runs = scan_minutes(name, s)
+            parts.append(
+                f"norm {norm_of(p)}, seed {s.config['seed']}: {minutes:.1f} min ({runs} runs)"
+            )
+    return (
+        "- The headline command, `phasebench run --model resnet --estimator lanczos`, is the norm "
+        "none scan: ResNet-18's own defaults with its CPU defaults (`phasebench list model`: "
+        "128 sharpness and 256 loss examples, batch 128, a bisection to a quarter octave). The "
+        "wall time of each scan in its worker process, lambda0 and every run (two workers shared "
+        "the two cores): " + "; ".join(parts) + "."
+    )
+
+
 def resnet_part() -> str:
     if not exists("resnet-norm"):
         return "### ResNet-18\n\n_not run yet: `resnet-norm`_"
@@ -377,6 +403,7 @@ def resnet_part() -> str:
             *_survival(points, step),
             "",
             *survives(points),
+            headline_costs(points),
             "",
             cost("resnet-norm"),
             "",
