@@ -200,6 +200,8 @@ SECOND: dict[str, list[str]] = {
         "lanczos",
         "--axis",
         "model.norm=none,layer,batch",
+        "--seeds",
+        "3",
     ],
     # 4. The four regimes past step 10.
     "trace-gd": [
