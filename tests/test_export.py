@@ -214,6 +214,6 @@ def test_phasebench_trace_returns_its_traces_and_their_tables(tmp_path):
     assert [line.split('"record": ')[1].split('"')[1] for line in lines].count("trace") == 2
     from phasebench.errors import ParameterError
 
-    with pytest.raises(ParameterError, match="trace takes no density_steps"):  # not measured by it
-        phasebench.trace(model="uv", density_steps=(0,), out=str(tmp_path / "never.h5"))
+    with pytest.raises(ParameterError, match="trace takes no x_max"):  # the probe's grid
+        phasebench.trace(model="uv", x_max=3.0, out=str(tmp_path / "never.h5"))
     assert not (tmp_path / "never.h5").exists()
