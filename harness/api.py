@@ -314,7 +314,8 @@ class Results:
 
     def to_pandas(self, table: str = "runs") -> Any:
         """A tidy table of the file as a pandas DataFrame (``phasebench.results.to_pandas``:
-        ``runs``, ``steps``, ``constants``, ``points``, ``traces``; docs/results.md)."""
+        ``runs``, ``steps``, ``constants``, ``points``, ``traces``, ``trace_steps``,
+        ``run_densities``, ``trace_densities``; docs/results.md)."""
         from phasebench.results import to_pandas
 
         return to_pandas(self.path, table=table)
