@@ -84,7 +84,9 @@ def trace(
     (default 20): loss, training loss, gradient norm, the top ``top_k`` eigenvalues, eta_t and
     the optimizer's stability threshold, with the regimes labelled; ``per_layer=True``,
     ``smallest=True``, ``critical=True`` add each layer's sharpness, the smallest eigenvalue and
-    the critical sharpness at every measurement. ``train_examples``: train
+    the critical sharpness at every measurement, ``density_steps=(0, 1000)`` the SLQ spectral
+    density after those steps (any of 0..steps; ``density_probes`` x ``density_lanczos``
+    products each). ``train_examples``: train
     on that many examples (a fixed class-balanced subset); ``full_batch=True`` for
     full-batch gradient descent. The results' ``traces`` are the file's ``TraceRecord``s."""
     from phasebench.probe import trace_study
@@ -95,8 +97,8 @@ def trace(
         if name in parameters:
             raise ParameterError(
                 f"trace takes no {name}: it runs the values of c given and measures the loss, "
-                "gradient norm, top-k sharpness, threshold and, if asked, per_layer, smallest "
-                "and critical (phasebench.probe for the rest)",
+                "gradient norm, top-k sharpness, threshold and, if asked, per_layer, smallest, "
+                "critical and density_steps (phasebench.probe for the rest)",
                 name,
             )
     parameters["steps"] = DEFAULT_STEPS if steps is None else steps
@@ -312,7 +314,8 @@ class Results:
 
     def to_pandas(self, table: str = "runs") -> Any:
         """A tidy table of the file as a pandas DataFrame (``phasebench.results.to_pandas``:
-        ``runs``, ``steps``, ``constants``, ``points``, ``traces``; docs/results.md)."""
+        ``runs``, ``steps``, ``constants``, ``points``, ``traces``, ``trace_steps``,
+        ``run_densities``, ``trace_densities``; docs/results.md)."""
         from phasebench.results import to_pandas
 
         return to_pandas(self.path, table=table)

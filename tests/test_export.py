@@ -197,6 +197,9 @@ def test_phasebench_trace_returns_its_traces_and_their_tables(tmp_path):
         c=[0.5, 1.0],
         steps=30,
         every=5,
+        density_steps=(0, 12),  # 12: not a measured step, taken on its own
+        density_probes=2,
+        density_lanczos=4,
         out=str(tmp_path / "t.h5"),
         loggers=["jsonl"],
     )
@@ -210,10 +213,13 @@ def test_phasebench_trace_returns_its_traces_and_their_tables(tmp_path):
     first = steps[steps.trace_id == traces[0].trace_id].sort_values("step")
     np.testing.assert_array_equal(first["loss"], traces[0].loss)
     np.testing.assert_allclose(first["ratio"], traces[0].sharpness[:, 0] / traces[0].threshold)
+    assert all(t.density_step.tolist() == [0, 12] for t in traces)
+    densities = results.to_pandas("trace_densities")
+    assert len(densities) == sum(int((t.density_weights > 0).sum()) for t in traces)
     lines = (tmp_path / "t.jsonl").read_text().splitlines()
     assert [line.split('"record": ')[1].split('"')[1] for line in lines].count("trace") == 2
     from phasebench.errors import ParameterError
 
-    with pytest.raises(ParameterError, match="trace takes no density_steps"):  # not measured by it
-        phasebench.trace(model="uv", density_steps=(0,), out=str(tmp_path / "never.h5"))
+    with pytest.raises(ParameterError, match="trace takes no x_max"):  # the probe's grid
+        phasebench.trace(model="uv", x_max=3.0, out=str(tmp_path / "never.h5"))
     assert not (tmp_path / "never.h5").exists()

@@ -132,3 +132,16 @@ def test_spectrum_command_stores_a_density_that_plot_draws(tmp_path):
     bad = runner.invoke(app, [*args[:-3], "--probes", "0", "--out", str(tmp_path / "no.h5")])
     assert bad.exit_code == 2 and "--probes" in bad.output
     assert not (tmp_path / "no.h5").exists()
+
+
+def test_the_run_densities_table_has_a_row_per_stored_node(measured):
+    from phasebench.results.tables import rows
+
+    _, loaded = measured
+    (run,) = next(iter(loaded["scans"].values()))["runs"].values()
+    found = rows(loaded, "run_densities")
+    weights = run["density_weights"]
+    assert len(found) == int((weights > 0).sum()) and {r["step"] for r in found} == {0, 3}
+    first = [r for r in found if r["step"] == 3 and r["probe"] == 1]
+    np.testing.assert_array_equal([r["weight"] for r in first], weights[1, 1][weights[1, 1] > 0])
+    assert {r["trace"] for r in first} == {run["density_trace"][1]}

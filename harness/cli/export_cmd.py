@@ -16,7 +16,9 @@ commands = typer.Typer()
 
 #: format -> the file suffix it is written with
 FORMATS = {"csv": ".csv", "parquet": ".parquet", "netcdf": ".nc"}
-TABLE_NAMES = ("runs", "steps", "constants", "points")
+#: ``phasebench.results.tables.TABLES`` (not imported here: --help stays light)
+TABLE_NAMES = ("runs", "steps", "constants", "points", "traces", "trace_steps")
+TABLE_NAMES += ("run_densities", "trace_densities")
 
 
 def _format_of(fmt: str | None, out: Path | None) -> str:
@@ -36,8 +38,9 @@ def export(
     table: Annotated[
         str | None,
         typer.Option(
-            help="runs, steps, constants or points (csv and parquet; default runs). "
-            "netcdf writes every per-run and per-step value as one labelled dataset.",
+            help="runs, steps, constants, points, traces, trace_steps, run_densities or "
+            "trace_densities (csv and parquet; default runs). netcdf writes every per-run and "
+            "per-step value as one labelled dataset.",
             show_default=False,
         ),
     ] = None,

@@ -1,7 +1,8 @@
 """``phasebench trace``: long runs of one configuration, one per c (and seed), measured every K
 steps (loss, training loss, gradient norm, top-k sharpness, eta_t and the optimizer's stability
 threshold; with --per-layer, --smallest, --critical also each layer's sharpness, the smallest
-eigenvalue and the critical sharpness), written as they go and resumable after a kill."""
+eigenvalue and the critical sharpness; with --density-steps the SLQ spectral density after those
+steps), written as they go and resumable after a kill."""
 
 from __future__ import annotations
 

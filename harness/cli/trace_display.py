@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from phasebench.analysis.labels import point_label
 from phasebench.analysis.regime_text import format_regimes
 from phasebench.cli.markup import literal
@@ -45,6 +47,7 @@ def trace_summary(trace: TraceRecord) -> dict[str, Any]:
         "eos_mean": eos.get("mean", math.nan),
         "eos_spread": eos.get("spread", math.nan),
         **_curvature_summary(trace),
+        **_density_summary(trace),
     }
 
 
@@ -65,6 +68,38 @@ def _curvature_summary(trace: TraceRecord) -> dict[str, Any]:
     if trace.critical_sharpness.size:
         out["final_critical_sharpness"] = _last_finite(trace.critical_sharpness)
     return out
+
+
+def _density_summary(trace: TraceRecord) -> dict[str, Any]:
+    """The densities the trace took (``--density-steps``): per step its trace estimate, that
+    estimate's standard error and the largest Ritz value (nan where not defined)."""
+    steps = np.asarray(trace.density_step).tolist()
+    if not steps:
+        return {}
+    nodes = np.asarray(trace.density_nodes, dtype=float)
+    tops = [float(np.nanmax(row)) if np.isfinite(row).any() else math.nan for row in nodes]
+    return {
+        "densities": [
+            {"step": int(step), "trace": float(value), "trace_error": float(error), "top": top}
+            for step, value, error, top in zip(
+                steps, trace.density_trace, trace.density_trace_error, tops, strict=True
+            )
+        ]
+    }
+
+
+def density_line(summary: dict[str, Any]) -> str | None:
+    """One line of the densities taken: each step's trace estimate +- its standard error and
+    its top Ritz value (None when the trace took none)."""
+    found = summary.get("densities")
+    if not found:
+        return None
+    parts = [
+        f"step {d['step']}: trace {_number(d['trace'])} +- {_number(d['trace_error'], 2)}, "
+        f"top {_number(d['top'])}"
+        for d in found
+    ]
+    return "  density (SLQ) at " + "; ".join(parts)
 
 
 def curvature_line(summary: dict[str, Any]) -> str | None:
@@ -88,7 +123,8 @@ def _number(value: float, digits: int = 4) -> str:
 
 def trace_lines(traces: list[TraceRecord]) -> list[str]:
     """Three lines per trace (rich markup, values escaped): what it is, then how it ended; a
-    fourth with the last per-layer, smallest and critical values where measured."""
+    fourth with the last per-layer, smallest and critical values where measured, and one with
+    the densities it took."""
     out = []
     for trace in sorted(traces, key=lambda t: (point_label(t.config), t.c, t.config["seed"])):
         s = trace_summary(trace)
@@ -109,7 +145,7 @@ def trace_lines(traces: list[TraceRecord]) -> list[str]:
             f"{literal('(' + s['threshold_kind'] + ')')} = {_number(ratio, 3)}"
         )
         out.append(f"  regimes: {literal(format_regimes(trace.regimes, trace.eos))}")
-        line = curvature_line(s)
-        if line is not None:
-            out.append(literal(line))
+        for line in (curvature_line(s), density_line(s)):
+            if line is not None:
+                out.append(literal(line))
     return out

@@ -1,7 +1,8 @@
-"""Spectral densities: the Gaussian-broadened SLQ density of the Hessian against the eigenvalue,
-on a log y axis (the outliers carry mass 1/n), the top eigenvalue (largest Ritz value) marked
-by a dashed line. One curve per density: a ``phasebench spectrum`` record, or each stored step
-of a run (``run --density-steps``), coloured by step."""
+"""Spectral densities: the Gaussian-broadened SLQ density of the Hessian (or of the operator a
+trace measures) against the eigenvalue, on a log y axis (the outliers carry mass 1/n), the top
+eigenvalue (largest Ritz value) marked by a dashed line. One curve per density: a
+``phasebench spectrum`` record, or each stored step of a run (``run --density-steps``) or of a
+trace (``trace --density-steps``), coloured by step."""
 
 from __future__ import annotations
 
@@ -14,21 +15,23 @@ from matplotlib.figure import Figure
 
 from phasebench.hessian.quadrature import GRID_MARGIN, GRID_POINTS, RELATIVE_SIGMA, Quadrature
 from phasebench.plotting.style import NOTE_COLOR, TRAJECTORY_CMAP, new_figure
+from phasebench.plotting.trace_fields import get
 
 #: The y axis shows this many decades below the densest point.
 DECADES = 8.0
 
 
-def run_quadratures(run: Mapping[str, Any]) -> list[tuple[str, Quadrature]]:
-    """(label, quadrature) of every density a run stored (``density_step``), skipping steps
-    after a divergence (no weights)."""
+def run_quadratures(run: Mapping[str, Any] | Any) -> list[tuple[str, Quadrature]]:
+    """(label, quadrature) of every density a run or a trace stored (``density_step``; a run
+    as ``load`` returns it, or a ``TraceRecord``), skipping the steps with no weights (after a
+    divergence; an adaptive optimizer's step 0)."""
     out = []
-    steps = np.asarray(run.get("density_step", ()))
+    steps = np.asarray(get(run, "density_step", ()))
     for i, step in enumerate(steps):
-        weights = np.asarray(run["density_weights"][i])
+        weights = np.asarray(get(run, "density_weights")[i])
         if not (weights > 0).any():
             continue
-        quadrature = Quadrature(run["density_nodes"][i], weights, size=0)
+        quadrature = Quadrature(get(run, "density_nodes")[i], weights, size=0)
         out.append((f"step {int(step)}", quadrature))
     return out
 
@@ -40,8 +43,11 @@ def spectrum_quadrature(spectrum: Mapping[str, Any]) -> Quadrature:
     )
 
 
-def density_figure(curves: Sequence[tuple[str, Quadrature]], title: str) -> Figure:
-    """The broadened densities of ``curves`` on one log-y axis, each top eigenvalue marked."""
+def density_figure(
+    curves: Sequence[tuple[str, Quadrature]], title: str, operator: str = "the Hessian"
+) -> Figure:
+    """The broadened densities of ``curves`` on one log-y axis, each top eigenvalue marked;
+    ``operator`` names what they are the spectrum of, on the x axis."""
     figure = new_figure(6.4, 4.2)
     ax = figure.add_subplot()
     cmap = colormaps[TRAJECTORY_CMAP]
@@ -77,7 +83,7 @@ def density_figure(curves: Sequence[tuple[str, Quadrature]], title: str) -> Figu
         ax.set_ylim(peak * 10.0**-DECADES, peak * 3.0)
     if np.isfinite(low):
         ax.set_xlim(low, high)
-    ax.set_xlabel("eigenvalue $\\lambda$ of the Hessian")
+    ax.set_xlabel(f"eigenvalue $\\lambda$ of {operator}")
     ax.set_ylabel("spectral density (broadened SLQ)")
     ax.set_title(title, fontsize=9)
     if len(curves) > 1:

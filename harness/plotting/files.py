@@ -86,7 +86,7 @@ def plan(
       ``beside`` (another loaded file, e.g. the same sweep with ``--lr-unit ggn``, or a
       list of them): their phase diagrams side by side, one panel per unit.
     - Spectral densities: one figure per stored spectrum (``phasebench spectrum``), and one
-      per run that stored densities (``run --density-steps``), a curve per step.
+      per run or trace that stored densities (``--density-steps``), a curve per step.
     """
     views = point_views(loaded, sharp_eps)
     if isinstance(beside, Mapping):
@@ -133,18 +133,30 @@ def plan(
     return out + _density_plan(loaded)
 
 
+#: What a trace's density is the spectrum of, by its provenance's ``operator``.
+TRACE_OPERATORS = {"hessian": "the Hessian", "preconditioned": "$P^{-1/2} H P^{-1/2}$"}
+
+
 def trace_plan(traces: list[Any]) -> list[tuple[str, Callable[[], Figure]]]:
-    """The figures of a file's traces: each trace's trajectories, and one summary over c (a
-    series per configuration) when there is any trace."""
+    """The figures of a file's traces: each trace's trajectories and, when it took densities
+    (``trace --density-steps``), its densities overlaid (a curve per step), and one summary
+    over c (a series per configuration) when there is any trace."""
     out: list[tuple[str, Callable[[], Figure]]] = []
     for trace in traces:
         config = get(trace, "config") or {}
-        model = slug(component_label(config["model"])) if config.get("model") else "trace"
-        name = (
-            f"trace-{model}-c{get(trace, 'c'):g}-seed{config.get('seed', 0)}"
+        label = component_label(config["model"]) if config.get("model") else "trace"
+        model = slug(label)
+        stem = (
+            f"{model}-c{get(trace, 'c'):g}-seed{config.get('seed', 0)}"
             f"-sgd{config.get('sgd_seed', 0)}-{str(get(trace, 'trace_id', ''))[:6]}.png"
         )
-        out.append((name, partial(trace_figure, trace)))
+        out.append((f"trace-{stem}", partial(trace_figure, trace)))
+        curves = run_quadratures(trace)
+        if curves:
+            operator = (get(trace, "provenance") or {}).get("operator", "hessian")
+            title = f"{label}, c = {get(trace, 'c'):g}, seed {config.get('seed', 0)}: trace"
+            figure = partial(density_figure, curves, title, TRACE_OPERATORS.get(operator, operator))
+            out.append((f"trace-density-{stem}", figure))
     if traces:
         out.append(("trace-summary.png", partial(trace_summary_figure, traces)))
     return out

@@ -1,8 +1,8 @@
 """What resuming a trace needs, as bytes for the results file: the model's state, the
 optimizer's, the data order's position, the random generators' states and the estimator's warm
-start, and the warm starts and generator of the trace's opt-in measurements (``extras``;
-absent from a checkpoint written before them). ``torch.save`` of tensors and plain values, read
-back with ``weights_only=True``."""
+start, and the warm starts and generators of the trace's opt-in measurements and densities
+(``extras``; absent from a checkpoint written before them). ``torch.save`` of tensors and plain
+values, read back with ``weights_only=True``."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ class TrainingState:
     warm: torch.Tensor | None  # the last measurement's eigenvectors (k, n)
     torch_rng: torch.Tensor  # the global generator (dropout masks) before the next step
     #: ``trace_extras.TraceExtras.state()`` ({} when the trace makes none; None when restored
-    #: from a checkpoint that predates them)
+    #: from a checkpoint that predates them), with ``trace_density.TraceDensity.state()`` under
+    #: ``trace_density.STATE_KEY`` when the trace takes densities
     extras: dict[str, Any] | None = field(default_factory=dict)
 
 

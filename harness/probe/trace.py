@@ -1,7 +1,10 @@
 """A trace: one configuration trained for ``steps`` steps at eta = c / lambda0 (eta_t from its
 schedule), measured every ``every`` steps and at the last: the loss on the fixed loss batch, the
 training batch's loss and gradient norm, the top-k sharpness (each measurement warm-started
-from the previous one's eigenvectors) and the stability threshold of the optimizer in force.
+from the previous one's eigenvectors) and the stability threshold of the optimizer in force;
+asked for, the opt-in curvature at each measured step (``trace_extras``) and the SLQ density
+after chosen steps (``trace_density``: any step from 0 to ``steps``, measured or not; it adds
+no row).
 
 Row m describes the state after ``measured_step[m]`` updates: the sharpness there, and the
 batch the next update uses (its loss and gradient norm; at the last step the batch that would
@@ -33,6 +36,7 @@ from phasebench.probe import checkpoint, schedule
 from phasebench.probe.checkpoint import TrainingState
 from phasebench.probe.problem import Problem
 from phasebench.probe.provenance import provenance
+from phasebench.probe.trace_density import STATE_KEY, TraceDensity
 from phasebench.probe.trace_extras import TraceExtras
 from phasebench.probe.trajectory import Start, measure_sharpness
 from phasebench.results.records import TraceRecord
@@ -114,6 +118,13 @@ class _Rows:
     critical_sharpness: list[float] = field(default_factory=list)
     critical_passes: list[int] = field(default_factory=list)
     critical_converged: list[bool] = field(default_factory=list)
+    # the densities at the chosen steps (``trace_density``): a row per density taken
+    density_step: list[int] = field(default_factory=list)
+    density_nodes: list[list[list[float]]] = field(default_factory=list)
+    density_weights: list[list[list[float]]] = field(default_factory=list)
+    density_hvps: list[int] = field(default_factory=list)
+    density_trace: list[float] = field(default_factory=list)
+    density_trace_error: list[float] = field(default_factory=list)
 
     @classmethod
     def of(cls, record: TraceRecord) -> _Rows:
@@ -122,10 +133,18 @@ class _Rows:
             getattr(rows, name).extend(np.asarray(getattr(record, name)).tolist())
         return rows
 
-    def arrays(self, k: int, layers: int) -> dict[str, np.ndarray]:
+    def arrays(
+        self, k: int, layers: int, density: tuple[int, int] = (0, 0)
+    ) -> dict[str, np.ndarray]:
+        """The TraceRecord arrays; ``density``: a density row's (probes, Lanczos steps), (0, 0)
+        when the trace takes none."""
         sharp = np.asarray(self.sharpness, dtype=np.float64).reshape(-1, k)
         per_layer = np.asarray(self.layer_sharpness, dtype=np.float64)
         per_layer = per_layer.reshape(-1, layers) if layers else np.zeros((0, 0))
+        nodes, weights = np.zeros((0, 0, 0)), np.zeros((0, 0, 0))
+        if all(density):
+            nodes = np.asarray(self.density_nodes, dtype=np.float64).reshape(-1, *density)
+            weights = np.asarray(self.density_weights, dtype=np.float64).reshape(-1, *density)
         return {
             "measured_step": np.asarray(self.measured_step, dtype=np.int64),
             "loss": np.asarray(self.loss, dtype=np.float64),
@@ -143,6 +162,12 @@ class _Rows:
             "critical_sharpness": np.asarray(self.critical_sharpness, dtype=np.float64),
             "critical_passes": np.asarray(self.critical_passes, dtype=np.int64),
             "critical_converged": np.asarray(self.critical_converged, dtype=bool),
+            "density_step": np.asarray(self.density_step, dtype=np.int64),
+            "density_nodes": nodes,
+            "density_weights": weights,
+            "density_hvps": np.asarray(self.density_hvps, dtype=np.int64),
+            "density_trace": np.asarray(self.density_trace, dtype=np.float64),
+            "density_trace_error": np.asarray(self.density_trace_error, dtype=np.float64),
         }
 
 
@@ -212,6 +237,7 @@ class Tracer:
         self.rows = _Rows()
         self.state = self._fresh_state(begin)
         self.extras = TraceExtras(problem, self.state.model, self.operator, self.lambda0)
+        self.density = TraceDensity(problem, self.operator)
         self.cold_at: int | None = None  # a resume whose checkpoint held no extras' state
         if resume is not None:
             record, blob = resume
@@ -219,7 +245,8 @@ class Tracer:
             self.seconds_before = float(record.seconds)
             self.began = record.provenance.get("started", self.began)
             checkpoint.restore(blob, self.state)
-            if not self.extras.restore(self.state.extras, vars(self.rows)):
+            restored = self.extras.restore(self.state.extras, vars(self.rows))
+            if not (self.density.restore(self.state.extras) and restored):
                 self.cold_at = int(self.state.step)
             self.cold_at = record.provenance.get("extras_cold_at", self.cold_at)
             if self.state.step != self.rows.measured_step[-1]:
@@ -255,7 +282,7 @@ class Tracer:
 
     # -- the record --------------------------------------------------------------------------
     def record(self, seconds: float) -> TraceRecord:
-        arrays = self.rows.arrays(self.k, len(self.extras.layers))
+        arrays = self.rows.arrays(self.k, len(self.extras.layers), self.density.shape)
         finished = self.diverged_step >= 0 or self.state.step >= self.config.steps
         regimes, eos = label_regimes(arrays) if finished else ([], {})
         return TraceRecord(
@@ -338,6 +365,14 @@ class Tracer:
         if diverged:
             self.diverged_step = t
 
+    def _density(self, t: int) -> None:
+        """The density after step ``t``, when it is a density step not taken yet (on resume,
+        the densities the stored record holds are not taken again)."""
+        if self.density.due(t, self.rows.density_step):
+            found = self.density.take(t, self.state.model, self.state.optimizer)
+            for name, value in found.items():
+                getattr(self.rows, name).append(value)
+
     def _batch_gradient(self) -> tuple[float, float]:
         """Draw the next batch, compute its loss and gradient (into ``.grad``)."""
         problem, state = self.problem, self.state
@@ -364,8 +399,12 @@ class Tracer:
             order_before, rng_before = state.order.state(), torch.get_rng_state()
             train_loss, grad_norm = self._batch_gradient()
             diverged = _diverged(train_loss, config.divergence_threshold)
-            if (t in measure_at or diverged) and t != stored:
+            measuring = (t in measure_at or diverged) and t != stored
+            if measuring:
                 self._measure(t, train_loss, grad_norm, diverged)
+            if not diverged and self.diverged_step < 0:
+                self._density(t)  # before the flush below: a stored density is never retaken
+            if measuring:
                 if self.on_measure is not None:
                     self.on_measure(self.record(time.perf_counter() - clock))
                 done = self.diverged_step >= 0 or t >= config.steps
@@ -391,7 +430,10 @@ class Tracer:
                 self.state,
                 order=_Frozen(order_before),
                 torch_rng=rng_before,
-                extras=self.extras.state() if self.extras.any else {},
+                extras={
+                    **(self.extras.state() if self.extras.any else {}),
+                    **({STATE_KEY: self.density.state()} if self.density.any else {}),
+                },
             )
             blob = checkpoint.dumps(saved)
         self.sink(self.record(seconds), blob)

@@ -9,9 +9,11 @@ from dataclasses import replace
 
 from phasebench.config import ProbeConfig
 
-#: The study parameters a trace does not take: the probe's grid of c and its search, the SLQ
-#: density at chosen steps and the batched engine, which the trace does not measure yet. (It
-#: takes per_layer, smallest and critical: ``probe.trace_extras``.)
+#: The study parameters a trace does not take: the probe's grid of c and its search (a trace
+#: runs the values of c given), the batched engine and the sharpness batch (a trace measures
+#: on the fixed one). (It takes per_layer, smallest and critical at every measured step,
+#: ``probe.trace_extras``, and the SLQ density at the density_steps with density_probes and
+#: density_lanczos, ``probe.trace_density``.)
 NOT_TRACED = (
     "x_min",
     "x_max",
@@ -19,9 +21,6 @@ NOT_TRACED = (
     "search",
     "bisect_tol",
     "sharp_eps",
-    "density_steps",
-    "density_probes",
-    "density_lanczos",
     "engine",
     "sharpness_batch",
 )

@@ -213,6 +213,17 @@ class TraceRecord:
     critical_sharpness: np.ndarray = array(since=4, default_factory=lambda: np.zeros(0))
     critical_passes: np.ndarray = array(since=4, default_factory=lambda: np.zeros(0, np.int64))
     critical_converged: np.ndarray = array(since=4, default_factory=lambda: np.zeros(0, bool))
+    #: The SLQ densities at the config's density_steps (schema 5; empty unless asked), of that
+    #: operator on the fixed sharpness batch, one row per density taken so far (D of them, a
+    #: step the trace did not reach has none): the step, (D, Q, m) nodes and weights of each of
+    #: the Q probes' m Lanczos steps (nan / 0 past a breakdown), the products, and the trace
+    #: estimate n * the first moment with its standard error over the probes.
+    density_step: np.ndarray = array(since=5, default_factory=lambda: np.zeros(0, np.int64))
+    density_nodes: np.ndarray = array(since=5, default_factory=lambda: np.zeros((0, 0, 0)))
+    density_weights: np.ndarray = array(since=5, default_factory=lambda: np.zeros((0, 0, 0)))
+    density_hvps: np.ndarray = array(since=5, default_factory=lambda: np.zeros(0, np.int64))
+    density_trace: np.ndarray = array(since=5, default_factory=lambda: np.zeros(0))
+    density_trace_error: np.ndarray = array(since=5, default_factory=lambda: np.zeros(0))
 
     @property
     def steps(self) -> int:

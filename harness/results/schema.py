@@ -44,11 +44,11 @@ from phasebench.results import codec
 from phasebench.results.records import RunRecord, ScanRecord, SpectrumRecord, TraceRecord
 
 FORMAT = "phasebench-results"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: The versions this reader understands (1: before checksums; 3: runs hold eta_t, scans
 #: their curvature unit; spectra, per-step spectrum measurements; traces; 4: traces' per-layer
-#: sharpness, smallest eigenvalue and critical sharpness).
-READABLE_VERSIONS = (1, 2, 3, 4)
+#: sharpness, smallest eigenvalue and critical sharpness; 5: traces' SLQ densities).
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 
 SCANS = "scans"
 RUNS = "runs"

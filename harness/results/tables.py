@@ -13,7 +13,10 @@ tables, their columns and their meanings are listed in docs/results.md:
 - ``traces``: one row per trace (``phasebench trace``): its configuration, c, eta, whether it
   diverged, the EoS statistics and the start and end of each regime;
 - ``trace_steps``: one row per trace and measurement: step, loss, train_loss, grad_norm, the
-  top-k eigenvalues, eta_t, the threshold, lambda / threshold and the regime it is in.
+  top-k eigenvalues, eta_t, the threshold, lambda / threshold and the regime it is in;
+- ``run_densities``, ``trace_densities``: one row per SLQ density a run or a trace stored
+  (``--density-steps``), probe and quadrature node: its Ritz value and weight, with the
+  density's products and trace estimate.
 
 Each table is one function of the loaded file in ``TABLES``.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +307,61 @@ def _trace_curvature(trace, m: int) -> Row:
     return out
 
 
+def density_rows(keys: Row, record: Any) -> list[Row]:
+    """One row per stored density, probe and quadrature node of ``record`` (a run as ``load``
+    returns it, or a ``TraceRecord``), each with ``keys``: ``step``, ``probe``, ``node`` (its
+    index), ``value`` (the Ritz value), ``weight`` (its squared first component: a probe's
+    weights sum to 1), the density's ``hvps``, ``trace`` (n * the first moment) and
+    ``trace_error``. A node past a probe's Lanczos breakdown (weight 0) has no row."""
+    get = record.get if isinstance(record, Mapping) else partial(getattr, record)
+    out = []
+    steps = np.asarray(get("density_step", ())).tolist()
+    nodes, weights = np.asarray(get("density_nodes")), np.asarray(get("density_weights"))
+    for d, step in enumerate(steps):
+        density = {
+            "step": int(step),
+            "hvps": int(get("density_hvps")[d]),
+            "trace": float(get("density_trace")[d]),
+            "trace_error": float(get("density_trace_error")[d]),
+        }
+        for p, j in zip(*np.nonzero(weights[d] > 0), strict=True):
+            out.append(
+                {
+                    **keys,
+                    "step": density["step"],
+                    "probe": int(p),
+                    "node": int(j),
+                    "value": float(nodes[d, p, j]),
+                    "weight": float(weights[d, p, j]),
+                    **{k: density[k] for k in ("hvps", "trace", "trace_error")},
+                }
+            )
+    return out
+
+
+def run_densities_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
+    """The SLQ densities runs stored (``run --density-steps``): ``density_rows`` of each run,
+    keyed by ``run_id``, ``scan_id``, ``point_id``, the seeds and ``c``."""
+    out = []
+    for scan in scan_summaries(loaded, sharp_eps):
+        keys = _keys(scan)
+        stored = loaded["scans"][scan.scan_id]["runs"]
+        for run_id, run in sorted(stored.items(), key=lambda item: item[1]["c"]):
+            out += density_rows({"run_id": run_id, **keys, "c": float(run["c"])}, run)
+    return out
+
+
+def trace_densities_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
+    """The SLQ densities traces took (``trace --density-steps``): ``density_rows`` of each
+    trace, keyed by ``trace_id``, ``scan_id`` and ``c``, with ``operator`` (what the density
+    is the spectrum of: ``hessian``, or ``preconditioned`` for an adaptive optimizer)."""
+    out = []
+    for trace in sorted(loaded.get("traces") or (), key=lambda t: (t.scan_id, t.c, t.trace_id)):
+        operator = trace.provenance.get("operator", "hessian")
+        out += density_rows({**_trace_keys(trace), "operator": operator}, trace)
+    return out
+
+
 TABLES: dict[str, Callable[..., list[Row]]] = {
     "runs": runs_rows,
     "steps": steps_rows,
@@ -310,6 +369,8 @@ TABLES: dict[str, Callable[..., list[Row]]] = {
     "points": points_rows,
     "traces": traces_rows,
     "trace_steps": trace_steps_rows,
+    "run_densities": run_densities_rows,
+    "trace_densities": trace_densities_rows,
 }
 
 
