@@ -175,12 +175,15 @@ def command(name: str) -> str:
 
 def x_step(name: str) -> float:
     """The resolution of an experiment's constants in x = log2 c: its grid's --x-step, or for
-    a bisection (resnet's CPU defaults) the tolerance it bisects to, as its scans stored it."""
+    a model whose CPU defaults bisect (resnet; the command gives no grid) the tolerance they
+    bisect to."""
     args = ALL[name]
     if "--x-step" in args:
         return float(args[args.index("--x-step") + 1])
-    config = next(iter(loaded(name)["scans"].values()))["config"]
-    return float(config["bisect_tol"] if config.get("search") == "bisect" else config["x_step"])
+    from phasebench.plugins import components
+
+    model = components().get("model", args[args.index("--model") + 1])
+    return float(dict(model.cpu_defaults)["bisect_tol"])
 
 
 def load_runs(name: str, scan_id: str) -> list[dict]:

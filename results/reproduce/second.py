@@ -293,16 +293,24 @@ def _survival(points: list[tuple[str, PointSummary]], step: float) -> list[str]:
     ]
     for name, p in points:
         windows = [
-            steps_between(s.constants["c_loss"].value, s.constants["c_max"].value, step)
+            steps_between(s.constants["c_loss"].value, c_max_or_bound(s), step)
             for s in p.scans
-            if s.constants["c_loss"].determined and s.constants["c_max"].determined
+            if s.constants["c_loss"].determined and math.isfinite(c_max_or_bound(s))
         ]
+        above = any(not s.constants["c_max"].determined for s in p.scans)
+        window = ("at least " if above else "") + mean_std(windows)
         falls = [ratio_at_one(name, s) for s in p.scans]
         rows.append(
             f"| {norm_of(p)} | {len(p.scans)} | {fmt(p.lambda0)} | {fmt(p.aggregates['c_loss'])} "
-            f"| {fmt(p.aggregates['c_max'])} | {mean_std(windows)} | {np.mean(falls):.3f} |"
+            f"| {bounded(p.aggregates['c_max'])} | {window} | {np.mean(falls):.3f} |"
         )
     return rows
+
+
+def c_max_or_bound(scan: ScanSummary) -> float:
+    """c_max, or where the scan never diverged on its grid the lower bound that gives."""
+    c_max = scan.constants["c_max"]
+    return c_max.value if c_max.determined else c_max.lower_bound
 
 
 def norm_of(point: PointSummary) -> str:
@@ -313,10 +321,8 @@ def survives(points: list[tuple[str, PointSummary]]) -> list[str]:
     """Per point: whether the catapult and the sharpness-reduction phases are both there."""
     out = []
     for name, p in points:
-        catapult = [
-            s.constants["c_loss"].determined
-            and s.constants["c_max"].determined
-            and s.constants["c_loss"].value < s.constants["c_max"].value
+        catapult = [  # a c_max above the grid bounds the window from below
+            s.constants["c_loss"].determined and s.constants["c_loss"].value < c_max_or_bound(s)
             for s in p.scans
         ]
         falls = [ratio_at_one(name, s) < 1 for s in p.scans]
