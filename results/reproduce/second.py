@@ -693,10 +693,13 @@ def units_section() -> str:
         order = np.argsort(dw)
         # lambda_unit is lambda0 in Hessian units (a first-edition export does not store it)
         unit_ratio = [
-            1.0 if unit == "hessian" else s.lambda_unit / s.lambda0 for p in points for s in p.scans
+            1.0 if unit == "hessian" else np.mean([s.lambda_unit / s.lambda0 for s in p.scans])
+            for p in points
         ]
         lines.append(
-            f"| {unit} | {np.mean(unit_ratio):.3f} | "
+            f"| {unit} | "
+            + " | ".join(f"{unit_ratio[i]:.3f}" for i in order)
+            + " | "
             + " | ".join(f"{c_loss[i]:.3g}" for i in order)
             + " | "
             + " | ".join(f"{falls[i]:.3f}" for i in order)
@@ -725,17 +728,20 @@ def units_section() -> str:
             "",
             command("fcn-he-critical"),
             "",
-            "| unit | lambda_unit / lambda0 (mean) | "
+            "| unit | "
+            + " | ".join(f"lambda_unit / lambda0, {x}" for x in labels)
+            + " | "
             + " | ".join(f"c_loss {x}" for x in labels)
             + " | "
             + " | ".join(f"lambda_10/lambda_0 at c = 1, {x}" for x in labels)
             + " | the fall deepens with d/w |",
-            "|---|---|" + "---|" * (2 * len(labels)) + "---|",
+            "|---|" + "---|" * (3 * len(labels)) + "---|",
             *lines,
             "",
             *tables,
             "- Does the sharpness-reduction phase still open with d/w in these units? The last "
             "column: lambda_10 / lambda_0 at c = 1 falls monotonically as d/w grows.",
+            critical_reading(by_unit["critical"]),
             "",
             cost(*names),
             "",
@@ -743,6 +749,27 @@ def units_section() -> str:
             "",
             figures("fcn-he-critical"),
         ]
+    )
+
+
+def critical_reading(points: list[PointSummary]) -> str:
+    """Where c_loss sits in critical units: c = 2 is, by the line search's definition, the
+    step at which the first update raises the loss."""
+    points = sorted(points, key=lambda p: option(p, "depth") / option(p, "width"))
+    c_loss = [p.aggregates["c_loss"].mean for p in points]
+    ratios = [np.mean([s.lambda_unit / s.lambda0 for s in p.scans]) for p in points]
+    near = all(abs(c - 2) <= 0.3 for c in c_loss)
+    return (
+        "- In critical units c_loss is "
+        + ", ".join(f"{c:.3g}" for c in c_loss)
+        + " from the shallowest to the deepest point: within 0.3 of 2 at every point: "
+        f"{verdict(near)}. c = 2 is eta = eta_c, the step at which the optimizer's first "
+        "update (on the sharpness batch) starts to raise that batch's loss, so the loss "
+        "catapult starts at, or a little below, the first step's line search. In Hessian "
+        "units the same boundary moves with d/w because lambda_c / lambda0 falls from "
+        + " to ".join(f"{r:.3g}" for r in (ratios[0], ratios[-1]))
+        + ": the "
+        "update direction's curvature, not the top eigenvalue's, sets where the loss rises."
     )
 
 
