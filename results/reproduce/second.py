@@ -89,11 +89,13 @@ def mean_std(values: Sequence[float]) -> str:
     return f"{v.mean():+.2f} ± {v.std():.2f}"
 
 
-def ratio_at_one(name: str, scan: ScanSummary) -> float:
-    """lambda_10 / lambda_0 of the scan's run at its smallest c (c = 1 on these grids)."""
+def ratio_at_one(name: str, scan: ScanSummary, peak: bool = False) -> float:
+    """lambda_10 / lambda_0 of the scan's run at its smallest c (c = 1 on these grids); with
+    ``peak``, max_t lambda_t / lambda_0 over its steps (above 1: a sharpness catapult there,
+    so c_sharp is at or below the grid's first point)."""
     runs = sorted(load_runs(name, scan.scan_id), key=lambda r: r["c"])
-    sharp = runs[0]["sharpness"]
-    return float(sharp[-1] / sharp[0])
+    sharp = np.asarray(runs[0]["sharpness"], dtype=float)
+    return float((np.max(sharp[1:]) if peak else sharp[-1]) / sharp[0])
 
 
 def fcn_parameters(depth: int, width: int, inputs: int = 784, outputs: int = 10) -> int:
@@ -288,8 +290,8 @@ def _survival(points: list[tuple[str, PointSummary]], step: float) -> list[str]:
     rows = [
         f"| norm | seeds | lambda0 | c_loss | c_max | catapult window (steps of {step:g} in "
         "log2 c) | "
-        "lambda_10 / lambda_0 at c = 1 |",
-        "|---|---|---|---|---|---|---|",
+        "lambda_10 / lambda_0 at c = 1 | max_t lambda_t / lambda_0 at c = 1 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, p in points:
         windows = [
@@ -300,9 +302,11 @@ def _survival(points: list[tuple[str, PointSummary]], step: float) -> list[str]:
         above = any(not s.constants["c_max"].determined for s in p.scans)
         window = ("at least " if above else "") + mean_std(windows)
         falls = [ratio_at_one(name, s) for s in p.scans]
+        peaks = [ratio_at_one(name, s, peak=True) for s in p.scans]
         rows.append(
             f"| {norm_of(p)} | {len(p.scans)} | {fmt(p.lambda0)} | {fmt(p.aggregates['c_loss'])} "
-            f"| {bounded(p.aggregates['c_max'])} | {window} | {np.mean(falls):.3f} |"
+            f"| {bounded(p.aggregates['c_max'])} | {window} | {np.mean(falls):.3f} "
+            f"| {np.mean(peaks):.3f} |"
         )
     return rows
 
@@ -326,11 +330,14 @@ def survives(points: list[tuple[str, PointSummary]]) -> list[str]:
             for s in p.scans
         ]
         falls = [ratio_at_one(name, s) < 1 for s in p.scans]
+        rises = [ratio_at_one(name, s, peak=True) > 1 for s in p.scans]
         out.append(
             f"- norm {norm_of(p)}: a catapult phase (c_loss < c_max) in {sum(catapult)} of "
             f"{len(catapult)} seeds, sharpness reduction at c = 1 (lambda_10 < lambda_0) in "
             f"{sum(falls)} of {len(falls)}: {verdict(all(catapult) and all(falls))} that both "
-            "survive."
+            f"survive. The sharpness rose above lambda_0 on the way (max_t lambda_t > lambda_0 "
+            f"at c = 1, so c_sharp is at or below the grid's first point) in {sum(rises)} of "
+            f"{len(rises)}."
         )
     return out
 
