@@ -166,8 +166,9 @@ def register_loggers(register):
       ``lambda0``, ``loss0``), before the first of its runs;
     - ``log_run(run)``: a ``RunRecord`` (``run_id``, ``scan_id``, ``config``, ``c``, ``eta``,
       the per-step ``loss``, ``batch_loss``, ``sharpness``, ``hvps``, ``converged``,
-      ``diverged``, ``diverged_step``); ``phasebench.results.tables.step_values`` aligns the
-      steps;
+      ``diverged``, ``diverged_step``, the opt-in ``layer_sharpness``, ``smallest``,
+      ``sharpness_top_k``, ``critical_sharpness``); ``phasebench.results.tables.step_values``
+      (with the scan's ``layers``) aligns the steps and names every series;
     - ``log_constants(scan, constants)``: the scan's constants, name -> ``Constant``
       (``value``, ``status``, ``lower_bound``), when the scan completes;
     - ``log_figure(path)``: a PNG made from the file (``phasebench plot --logger``);

@@ -460,3 +460,89 @@ def test_a_trace_is_logged_once_by_the_driver_and_reads_back_from_each_tracker(
     assert run.data.tags["phasebench.trace_id"] == trace.trace_id
     history = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "sharpness")}
     assert history == pytest.approx(dict(zip(steps, trace.sharpness[:, 0].tolist(), strict=True)))
+
+
+def test_the_opt_in_curvature_series_reach_every_logger(tmp_path, monkeypatch):
+    """A run and a trace with --per-layer --smallest --critical --top-k 2: step_values and
+    trace_values name each series (sharpness_2, layer_sharpness/<layer>, smallest,
+    critical_sharpness), the jsonl lines hold the stored arrays, and TensorBoard's event reader
+    and MLflow's client read every series back (each where installed)."""
+    from phasebench.results.tables import LAYER_SERIES, trace_values
+
+    curvature = ["--per-layer", "--smallest", "--critical", "--top-k", "2", "--dtype", "float64"]
+    trackers = ["--logger", "jsonl"]
+    have = {name: _installed(name) for name in ("tensorboard", "mlflow")}
+    if have["tensorboard"]:
+        trackers += ["--logger", "tensorboard"]
+    if have["mlflow"]:
+        monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+        trackers += ["--logger", "mlflow", "--tracking-uri", (tmp_path / "mlruns").as_uri()]
+    run_out, trace_out = tmp_path / "r.h5", tmp_path / "t.h5"
+    fcn = ["--model", "fcn", "--depth", "2", "--width", "8", "--dataset", "gaussian"]
+    fcn += ["--n-train", "32", "--dim", "4", "--sharpness-examples", "32", "--loss-examples", "32"]
+    fcn += ["--batch-size", "full", "--c", "1", "--tol", "1e-6", *curvature, *trackers]
+    done = runner.invoke(app, ["run", *fcn, "--steps", "2", "--out", str(run_out)])
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(
+        app, ["trace", *fcn, "--steps", "4", "--every", "2", "--out", str(trace_out)]
+    )
+    assert done.exit_code == 0, done.output
+
+    (scan,) = load(run_out)["scans"].values()
+    (run,) = scan["runs"].values()
+    runs = step_values(run, scan["layers"])
+    (trace,) = load(trace_out).traces
+    traces = trace_values(trace)
+    layers = [LAYER_SERIES + name for name in scan["layers"]]
+    assert len(layers) == 2 and trace.layers == scan["layers"]
+    new = {"sharpness_2", *layers, "smallest", "critical_sharpness"}
+    assert new <= set(runs) and new <= set(traces)
+    assert runs["sharpness_2"].tolist() == run["sharpness_top_k"][:, 1].tolist()
+    assert runs[layers[1]].tolist() == run["layer_sharpness"][:, 1].tolist()
+    assert runs["smallest"].tolist() == run["smallest"].tolist()
+    assert traces["critical_sharpness"].tolist() == trace.critical_sharpness.tolist()
+    assert traces[layers[0]].tolist() == trace.layer_sharpness[:, 0].tolist()
+    assert traces["sharpness_2"].tolist() == trace.sharpness[:, 1].tolist()
+    assert not {"sharpness_2", "smallest"} & set(step_values({**run, "sharpness_top_k": (),
+                                                              "smallest": ()}))  # fmt: skip
+
+    for out, record in ((run_out, run), (trace_out, trace)):
+        lines = [json.loads(line) for line in out.with_suffix(".jsonl").read_text().splitlines()]
+        (line,) = [line for line in lines if line["record"] in ("run", "trace")]
+        for name in ("layer_sharpness", "smallest", "critical_sharpness"):
+            stored = record[name] if isinstance(record, dict) else getattr(record, name)
+            assert line[name] == stored.tolist(), name
+    assert lines[1]["sharpness"] == trace.sharpness.tolist()  # the trace's (M, k) top-k
+
+    expected = {"run": (runs, range(len(run["loss"]))), "trace": (traces, trace.measured_step)}
+    if have["tensorboard"]:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        for kind, (series, steps) in expected.items():
+            root = tmp_path / "tensorboard" / ("r" if kind == "run" else "t")
+            (folder,) = {p.parent for p in root.rglob("events.out.*") if "c=" in p.parent.name}
+            events = EventAccumulator(str(folder))
+            events.Reload()
+            for name in new:
+                got = {e.step: e.value for e in events.Scalars(name)}
+                want = dict(zip(map(int, steps), series[name].tolist(), strict=True))
+                assert got == pytest.approx(want, rel=1e-6), (kind, name)
+    if have["mlflow"]:
+        from mlflow.tracking import MlflowClient
+
+        from phasebench_builtins.loggers.mlflow_tracker import metric_key
+
+        client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+        found = client.search_runs([client.get_experiment_by_name("phasebench").experiment_id])
+        by = {r.data.tags["phasebench.record"]: r.info.run_id for r in found}
+        for kind, (series, steps) in expected.items():
+            for name in new:
+                history = client.get_metric_history(by[kind], metric_key(name))
+                want = dict(zip(map(int, steps), series[name].tolist(), strict=True))
+                assert {m.step: m.value for m in history} == pytest.approx(want), (kind, name)
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None

@@ -378,7 +378,7 @@ def test_sharpness_and_bench_measure_the_operator_asked_for(tiny, tmp_path):
     assert values[("ggn", True)] <= want * (1 + 1e-8)  # a diagonal block's top is at most G's
     assert values[("hessian", False)] != pytest.approx(want, rel=1e-3)
     refused = runner.invoke(app, [*args, "--operator", "preconditioned"])
-    assert refused.exit_code == 2 and "needs an optimizer's state" in refused.output
+    assert refused.exit_code == 2 and "pass --optimizer adam" in refused.output
     out = tmp_path / "b.h5"
     bench = ["bench", "--model", "tiny-mlp", "--dataset", "tiny-gauss", "--init", "tiny-init"]
     result = runner.invoke(
@@ -398,3 +398,217 @@ def test_sharpness_and_bench_measure_the_operator_asked_for(tiny, tmp_path):
     assert result.exit_code == 0, result.output
     with h5py.File(out) as fh:
         assert "ntk" in fh.attrs["config"]
+
+
+# -- --operator preconditioned: P of an adaptive --optimizer, primed at theta_0 ------------------
+PRECONDITIONED = [
+    "sharpness", *BASE, "--examples", "32", "--json", "--dtype", "float64",
+    "--operator", "preconditioned", "--estimator", "exact",
+]  # fmt: skip
+
+
+def _dense_preconditioned(subject, betas, eps, gi):
+    """lambda_max(P^-1/2 H P^-1/2) written out: H by double backward, P from Adam's formula
+    after one step on g0 (v_1 = (1 - beta2) g0^2, GI-Adam: g0^2; t = 1), in float64."""
+    model = subject.model.double()
+    params = list(model.parameters())
+    inputs, targets = subject.inputs.double(), subject.targets.double()
+    grads = torch.autograd.grad(subject.loss(model(inputs), targets), params, create_graph=True)
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dense = torch.stack(
+        [
+            torch.cat([h.reshape(-1) for h in torch.autograd.grad(g, params, retain_graph=True)])
+            for g in flat
+        ]
+    )
+    g0 = flat.detach()
+    beta1, beta2 = betas
+    v1 = g0**2 if gi else (1 - beta2) * g0**2
+    p = (1 - beta1**2) * ((v1 / (1 - beta2)).sqrt() + eps)
+    scaled = dense / p.sqrt()[:, None] / p.sqrt()[None, :]
+    return float(torch.linalg.eigvalsh((scaled + scaled.T) / 2)[-1])
+
+
+@pytest.mark.parametrize(
+    ("options", "betas", "eps", "gi"),
+    [
+        (["--betas", "[0.8,0.99]"], (0.8, 0.99), 1e-8, False),
+        (["--opt", "optimizer.gi=true", "--eps", "1e-6"], (0.9, 0.999), 1e-6, True),
+    ],
+)
+def test_sharpness_measures_adams_preconditioned_hessian_at_initialization(
+    tiny, options, betas, eps, gi
+):
+    """adam and GI-Adam, options given as `run` takes them: the value is a dense
+    P^-1/2 H P^-1/2's top eigenvalue, and the output names what defined P."""
+    from phasebench.hessian.bench import initial_model
+
+    result = runner.invoke(app, [*PRECONDITIONED, "--optimizer", "adam", *options])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["operator"] == "preconditioned" and out["optimizer"] == "adam"
+    assert out["optimizer_options"] == {"betas": list(betas), "eps": eps, "gi": gi}
+    names = {"model": "tiny-mlp", "dataset": "tiny-gauss", "init": "tiny-init", "loss": "mse"}
+    subject = initial_model(tiny, names, {}, 32, 0)
+    want = _dense_preconditioned(subject, betas, eps, gi)
+    assert out["eigenvalues"][0] == pytest.approx(want, rel=1e-9)
+    hessian = runner.invoke(app, [*PRECONDITIONED[:-4], "--estimator", "exact"])
+    assert json.loads(hessian.output)["eigenvalues"][0] != pytest.approx(want, rel=1e-2)
+    shown = [a for a in PRECONDITIONED if a != "--json"]
+    table = runner.invoke(app, [*shown, "--optimizer", "adam", *options], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "optimizer_options" in table.output and f'"gi": {json.dumps(gi)}' in table.output
+
+
+def test_the_api_takes_the_same_optimizer_and_leaves_the_model_as_it_was(tiny):
+    from phasebench.hessian.bench import initial_model
+
+    names = {"model": "tiny-mlp", "dataset": "tiny-gauss", "init": "tiny-init", "loss": "mse"}
+    subject = initial_model(tiny, names, {}, 32, 0)
+    model = subject.model.double()
+    before = [p.detach().clone() for p in model.parameters()]
+    result = phasebench.sharpness(
+        model,
+        "mse",
+        subject.inputs,
+        subject.targets,
+        "exact",
+        operator="preconditioned",
+        optimizer="adam",
+        optimizer_options={"gi": True},
+    )
+    want = _dense_preconditioned(initial_model(tiny, names, {}, 32, 0), (0.9, 0.999), 1e-8, True)
+    assert result.lambda_max == pytest.approx(want, rel=1e-9)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    assert all(p.grad is None for p in model.parameters())
+    args = (model, "mse", subject.inputs, subject.targets)
+    with pytest.raises(UsageError, match="needs the adaptive optimizer whose state defines P"):
+        phasebench.sharpness(*args, operator="preconditioned")
+    with pytest.raises(UsageError, match="'sgd' declares no preconditioner"):
+        phasebench.sharpness(*args, operator="preconditioned", optimizer="sgd")
+    with pytest.raises(UsageError, match="defines P of operator 'preconditioned' only"):
+        phasebench.sharpness(*args, optimizer="adam")
+
+
+def test_sharpness_equals_the_probes_preconditioned_unit_on_the_same_model_and_batch():
+    """`sharpness --operator preconditioned --optimizer adam --gi true` on fcn is the scan's
+    lambda_unit with lr_unit preconditioned: the same theta_0, batch (the whole 32-example
+    split) and P, primed by the same code."""
+    import dataclasses
+
+    from probe_support import config
+
+    from phasebench.config import ComponentSpec
+    from phasebench.plugins import components
+    from phasebench.probe import trajectory
+    from phasebench.probe.problem import Problem
+
+    base = config(
+        "fcn",
+        {"depth": 2, "width": 8},
+        dataset="gaussian",
+        dataset_options={"n_train": 32},
+        steps=1,
+        batch_size=32,
+        sharpness_examples=32,
+        loss_examples=32,
+        dtype="float64",
+        estimator_options={"tol": 1e-10},
+        lr_unit="preconditioned",
+    )
+    adam = components().get("optimizer", "adam")
+    probe = dataclasses.replace(base, optimizer=ComponentSpec.of("adam", adam.stored({"gi": True})))
+    scan = trajectory.start(Problem.build(probe, components())).record
+    result = runner.invoke(
+        app,
+        [
+            "sharpness",
+            "--model",
+            "fcn",
+            "--depth",
+            "2",
+            "--width",
+            "8",
+            "--dataset",
+            "gaussian",
+            "--n-train",
+            "32",
+            "--init",
+            "he",
+            "--examples",
+            "32",
+            "--dtype",
+            "float64",
+            "--operator",
+            "preconditioned",
+            "--optimizer",
+            "adam",
+            "--gi",
+            "true",
+            "--estimator",
+            "exact",
+            "--json",
+        ],  # fmt: skip
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["eigenvalues"][0] == pytest.approx(scan.lambda_unit, rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--operator", "preconditioned"],
+            "the preconditioned operator P^-1/2 H P^-1/2 needs the adaptive optimizer whose "
+            "state defines P; pass --optimizer adam",
+        ),
+        (
+            ["--operator", "preconditioned", "--optimizer", "sgd"],
+            "optimizer 'sgd' declares no preconditioner, so P^-1/2 H P^-1/2 is undefined; pass "
+            "--optimizer adam",
+        ),
+        (
+            ["--optimizer", "adam"],
+            "--optimizer defines P of --operator preconditioned only, not of hessian; drop "
+            "--optimizer or pass --operator preconditioned",
+        ),
+        (["--operator", "preconditioned", "--optimizer", "adma"], "did you mean 'adam'"),
+        (
+            ["--operator", "preconditioned", "--optimizer", "adam", "--gi", "maybe"],
+            "gi must be true or false",
+        ),
+    ],
+)
+def test_preconditioned_refusals_are_one_line_before_any_work(
+    tiny, tmp_path, monkeypatch, args, message
+):
+    import phasebench.hessian.bench as bench
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("a model was built before the refusal")
+
+    monkeypatch.setattr(bench, "initial_model", no_work)
+    for command in (["sharpness", *BASE], ["bench", *BASE, "--out", str(tmp_path / "b.h5")]):
+        result = runner.invoke(app, [*command, *args])
+        assert result.exit_code == 2, result.output
+        assert message in result.output and result.output.count("\n") == 1, result.output
+    assert not (tmp_path / "b.h5").exists()
+
+
+def test_bench_benchmarks_the_estimators_on_the_preconditioned_operator(tiny, tmp_path):
+    out = tmp_path / "b.h5"
+    args = ["bench", *BASE, "--estimator", "exact", "--estimator", "lanczos", "--examples", "32"]
+    args += ["--k", "1", "--operator", "preconditioned", "--optimizer", "adam", "--gi", "true"]
+    result = runner.invoke(app, [*args, "--out", str(out)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "P of adam:betas=[0.9, 0.999],eps=1e-08,gi=true" in result.output.replace("\n", "")
+    alone = runner.invoke(app, [*PRECONDITIONED, "--optimizer", "adam", "--gi", "true"])
+    with h5py.File(out) as fh:
+        config = json.loads(fh.attrs["config"])
+        assert config["operator"] == "preconditioned" and config["optimizer"] == "adam"
+        assert config["optimizer_options"]["gi"] is True
+        rows = {fh[key].attrs["estimator"]: fh[key] for key in fh}
+        assert rows["exact"]["eigenvalues"][0] == pytest.approx(
+            json.loads(alone.output)["eigenvalues"][0], rel=1e-10
+        )
+        assert rows["lanczos"].attrs["rel_err_max"] < 1e-5

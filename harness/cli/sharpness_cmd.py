@@ -57,9 +57,22 @@ OperatorName = Annotated[
     str,
     typer.Option(
         "--operator",
-        help="The curvature: hessian, ggn (Gauss-Newton) or ntk (J^T J / N, the NTK's spectrum).",
+        help="The curvature: hessian, ggn (Gauss-Newton), ntk (J^T J / N, the NTK's spectrum) "
+        "or preconditioned (P^-1/2 H P^-1/2 with P of an adaptive --optimizer).",
     ),
 ]
+OptimizerName = Annotated[
+    str | None,
+    typer.Option(
+        "--optimizer",
+        help="With --operator preconditioned: the adaptive optimizer whose P is used, primed "
+        "at initialization from one gradient as `run --lr-unit preconditioned` primes it "
+        "(adam; its options as in run: --gi true, --opt optimizer.eps=1e-6).",
+        show_default=False,
+    ),
+]
+#: The fix a missing or non-adaptive ``--optimizer`` is told.
+ASK_OPTIMIZER = "--optimizer adam"
 Block = Annotated[
     str | None,
     typer.Option(
@@ -160,14 +173,47 @@ class Options:
             typer.echo(note, err=True)
 
 
-def check_fresh_operator(name: str) -> None:
-    """An operator a freshly initialized model has: not ``preconditioned`` (no optimizer state)."""
-    fresh = ("hessian", "ggn", "ntk")
-    if name not in fresh:
+def check_optimizer(components: Any, operator_name: str, optimizer: str | None) -> None:
+    """``--optimizer`` goes with ``--operator preconditioned``, which needs an adaptive one
+    (its state defines P); anything else is one line, before any work."""
+    from phasebench.hessian.api import adaptive_optimizer
+    from phasebench.hessian.curvature import check_operator
+
+    check_operator(operator_name)
+    if operator_name == "preconditioned":
+        adaptive_optimizer(optimizer, components, ask=ASK_OPTIMIZER)
+    elif optimizer is not None:
         raise UsageError(
-            f"--operator {name!r} is not one a fresh model has; use {', '.join(fresh)} "
-            "(the preconditioned sharpness needs an optimizer's state: run or trace measure it)"
+            f"--optimizer defines P of --operator preconditioned only, not of {operator_name}; "
+            "drop --optimizer or pass --operator preconditioned"
         )
+
+
+def primed(
+    components: Any, subject: Any, optimizer: str | None, options: Mapping[str, Any], dtype: str
+) -> tuple[Any, dict[str, Any]]:
+    """(the optimizer whose state defines P, primed at theta_0 on the subject's batch as the
+    probe's ``lr_unit`` preconditioned primes it, and what defines P: ``optimizer`` and
+    ``optimizer_options``, every option it received); (None, {}) without an optimizer. The
+    model is cast to ``dtype`` first, so P is of the precision H is measured in."""
+    if optimizer is None:
+        return None, {}
+    from phasebench.hessian.api import primed_optimizer
+    from phasebench.hessian.operator import resolve_dtype
+
+    subject.model.to(dtype=resolve_dtype(dtype))
+    made = primed_optimizer(
+        subject.model,
+        subject.loss,
+        subject.inputs,
+        subject.targets,
+        optimizer,
+        options,
+        components=components,
+        ask=ASK_OPTIMIZER,
+    )
+    received = components.get("optimizer", optimizer).options(options)
+    return made, {"optimizer": optimizer, "optimizer_options": received}
 
 
 #: ``bench`` and ``sharpness`` refuse an exact Hessian that would take longer than this.
@@ -231,6 +277,7 @@ def sharpness_command(
     mode: Annotated[str, typer.Option(help="eval (default) or train semantics.")] = "eval",
     backend: Annotated[str, typer.Option(help="auto, graph, rev-rev or fwd-rev.")] = "auto",
     operator_name: OperatorName = "hessian",
+    optimizer: OptimizerName = None,
     block: Block = None,
     data_dir: Annotated[str | None, typer.Option(help="Where datasets are cached.")] = None,
     opt: Qualified = None,
@@ -245,10 +292,12 @@ def sharpness_command(
     from phasebench.hessian.bench import initial_model
     from phasebench.hessian.curvature import build_operator
 
-    check_fresh_operator(operator_name)
     components = load_components(warn=not as_json)
+    check_optimizer(components, operator_name, optimizer)
     names = {"model": model, "dataset": dataset, "init": init, "loss": loss}
     names["estimator"] = estimator
+    if optimizer is not None:
+        names["optimizer"] = optimizer
     for field, name in names.items():  # unknown names first: the most common typo
         components.get(kinds.of_field(field).name, name)
     check_examples(examples)
@@ -262,6 +311,7 @@ def sharpness_command(
     options = given.route(components, names, ctx.args, qualified)
     given.say_notes()
     subject = initial_model(components, names, options, examples, seed, data_dir)
+    made, defined_by = primed(components, subject, optimizer, options.get("optimizer", {}), dtype)
     operator = build_operator(
         operator_name,
         subject.model,
@@ -269,6 +319,7 @@ def sharpness_command(
         subject.inputs,
         subject.targets,
         dtype=dtype,
+        optimizer=made,
         mode=mode,
         backend=backend,
         seed=seed,
@@ -284,6 +335,7 @@ def sharpness_command(
         "init": init,
         "loss": loss,
         "operator": operator_name,
+        **defined_by,
         **({"block": block} if block is not None else {}),
         "examples": operator.examples,
         "parameters": operator.size,
@@ -298,7 +350,10 @@ def sharpness_command(
     table.add_column("quantity")
     table.add_column("value", overflow="fold")
     for key, value in summary.items():
-        shown = ", ".join(f"{x:.6g}" for x in value) if isinstance(value, list) else str(value)
+        if isinstance(value, list):
+            shown = ", ".join(f"{x:.6g}" for x in value)
+        else:
+            shown = json.dumps(value) if isinstance(value, dict) else str(value)
         table.add_row(key, literal(shown))
     Console().print(table)
     if not result.converged:
@@ -338,6 +393,7 @@ def bench_command(
         Path | None, typer.Option(help="HDF5 file to write (default results/bench-DATE-TIME.h5).")
     ] = None,
     operator_name: OperatorName = "hessian",
+    optimizer: OptimizerName = None,
     max_minutes: MaxMinutes = DEFAULT_MAX_MINUTES,
 ) -> None:
     """Run every estimator on a set of models against the exact answer (or a tight Lanczos
@@ -346,8 +402,8 @@ def bench_command(
     from phasebench.hessian.curvature import build_operator
     from phasebench.results.bench_file import write_bench
 
-    check_fresh_operator(operator_name)
     components = load_components()
+    check_optimizer(components, operator_name, optimizer)
     estimators = list(estimator or components.registry("estimator").names())
     for name in estimators:
         components.get("estimator", name)
@@ -377,14 +433,19 @@ def bench_command(
             own.add("model", old)
             given.deprecated("--model NAME:KEY=VALUE", "--model NAME --KEY VALUE")
         names = {"model": name, **subjects, "loss": loss, "estimator": estimators[0]}
+        if optimizer is not None:
+            names["optimizer"] = optimizer
         components.get("model", name)
         options = own.route(components, names, ctx.args, qualified, unused=("estimator",))
         plans.append((component_label(name, options["model"]), names, options))
     given.say_notes()
     check_max_minutes(max_minutes)
     rows: list[dict[str, Any]] = []
+    defined_by: dict[str, Any] = {}
     for label, names, options in plans:
         subject = initial_model(components, names, options, examples, seed, data_dir)
+        opts = options.get("optimizer", {})
+        made, defined_by = primed(components, subject, optimizer, opts, dtype)
         operator = build_operator(
             operator_name,
             subject.model,
@@ -392,6 +453,7 @@ def bench_command(
             subject.inputs,
             subject.targets,
             dtype=dtype,
+            optimizer=made,
             seed=seed,
         )
         rows.extend(
@@ -411,7 +473,7 @@ def bench_command(
             f"bench: every estimator was refused ({rows[0]['skipped']}); pass a larger "
             "--max-minutes, a smaller model or --examples, or another --estimator"
         )
-    _print_bench(rows, k)
+    _print_bench(rows, k, defined_by)
     path = out or Path("results") / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.h5"
     write_bench(
         path,
@@ -422,6 +484,7 @@ def bench_command(
             "loss": loss,
             "k": k,
             "operator": operator_name,
+            **defined_by,
             "dtype": dtype,
             "examples": examples,
             "seed": seed,
@@ -430,8 +493,14 @@ def bench_command(
     typer.echo(f"wrote {path}")
 
 
-def _print_bench(rows: list[dict[str, Any]], k: int) -> None:
-    table = Table(title=f"sharpness estimators against the reference (top-{k})")
+def _print_bench(rows: list[dict[str, Any]], k: int, defined_by: Mapping[str, Any]) -> None:
+    title = f"sharpness estimators against the reference (top-{k})"
+    if defined_by:
+        from phasebench.hessian.bench import component_label
+
+        shown = component_label(defined_by["optimizer"], defined_by["optimizer_options"])
+        title += f" of P^-1/2 H P^-1/2, P of {shown}"
+    table = Table(title=literal(title))
     for column in (
         "model",
         "params",

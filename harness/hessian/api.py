@@ -14,7 +14,6 @@ import torch
 from phasebench.errors import UsageError
 from phasebench.hessian.estimation import WHICH, Traits, measure, traits_of
 from phasebench.hessian.linear import SymmetricOperator
-from phasebench.hessian.operator import HessianOperator
 from phasebench.hessian.result import SharpnessResult
 from phasebench.plugins import Components
 
@@ -88,6 +87,49 @@ def estimator_traits(estimator: str, components: Components | None = None) -> Tr
     return Traits(which=(which if which in WHICH else "largest",))
 
 
+def adaptive_optimizer(name: Any, components: Components | None = None, *, ask: str) -> Any:
+    """The registration of the adaptive optimizer ``name`` whose state defines P of the
+    ``preconditioned`` operator; none, or one that declares no preconditioner
+    (``phasebench.adaptive``), is one line ending with ``ask``, the fix in the caller's words
+    (``--optimizer adam``, ``optimizer='adam'``)."""
+    from phasebench import adaptive
+
+    if name is None:
+        raise UsageError(
+            "the preconditioned operator P^-1/2 H P^-1/2 needs the adaptive optimizer whose "
+            f"state defines P; pass {ask}"
+        )
+    registration = _components(components).get("optimizer", name)
+    if adaptive.traits(registration.load()) is None:
+        raise UsageError(
+            f"optimizer {registration.name!r} declares no preconditioner, so P^-1/2 H P^-1/2 is "
+            f"undefined; pass {ask} (or an optimizer declared with phasebench.adaptive.adaptive)"
+        )
+    return registration
+
+
+def primed_optimizer(
+    model: torch.nn.Module,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor | Sequence[torch.Tensor],
+    targets: torch.Tensor | Sequence[torch.Tensor],
+    optimizer: str,
+    options: Mapping[str, Any] | None = None,
+    *,
+    components: Components | None = None,
+    ask: str = "optimizer='adam'",
+) -> torch.optim.Optimizer:
+    """The registered adaptive ``optimizer`` with ``options`` (its declared defaults merged
+    in), made on ``model``'s parameters and primed at theta on (inputs, targets)
+    (``phasebench.hessian.preconditioned.prime``, as the probe's ``lr_unit`` preconditioned
+    primes it): its state defines P at theta. The model is left as it was."""
+    from phasebench.hessian.preconditioned import prime
+
+    registration = adaptive_optimizer(optimizer, components, ask=ask)
+    made = registration.load()(model.parameters(), 1.0, **registration.options(options))
+    return prime(made, model, loss, inputs, targets)
+
+
 def sharpness(
     model: torch.nn.Module,
     loss: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -103,9 +145,13 @@ def sharpness(
     seed: int = 0,
     return_vectors: bool = False,
     components: Components | None = None,
+    operator: str = "hessian",
+    optimizer: str | torch.optim.Optimizer | None = None,
+    optimizer_options: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> SharpnessResult:
-    """The k top eigenvalues of the Hessian of ``loss(model(inputs), targets)``.
+    """The k top eigenvalues of the Hessian of ``loss(model(inputs), targets)`` (or of another
+    curvature ``operator``: ``ggn``, ``ntk``, ``preconditioned``; docs/curvature.md).
 
     ``loss``: a registered loss name ("mse", "xent") or any callable (outputs, targets) -> the
     scalar mean loss; ``targets`` must already be in the form it expects (one-hot for "mse").
@@ -115,21 +161,53 @@ def sharpness(
     ``tol=1e-8``, ``max_iter=50``, ``which="magnitude"``). ``dtype``: "float32"/"float64"
     (default: the parameters'). ``mode``: "eval" (default) or "train" (BatchNorm batch
     statistics; dropout masks from ``seed``). ``backend``: "auto", "graph", "rev-rev",
-    "fwd-rev". ``seed`` also seeds the estimator's random start. The model is not modified.
+    "fwd-rev" (the Hessian's). ``seed`` also seeds the estimator's random start.
+    ``operator="preconditioned"``: lambda(P^-1/2 H P^-1/2) with P the ``optimizer``'s: a
+    registered adaptive optimizer's name ("adam"; ``optimizer_options`` its options, e.g.
+    ``{"gi": True}`` for GI-Adam), primed at theta from one gradient on (inputs, targets) in the
+    model's dtype, the step undone (as the probe's ``lr_unit`` preconditioned); or an
+    optimizer of ``model``'s parameters whose current state defines P. The model is not
+    modified.
     """
     registry = _components(components)
-    operator = HessianOperator(
+    given_options = optimizer_options is not None
+    if operator != "preconditioned" and (optimizer is not None or given_options):
+        raise UsageError(
+            f"optimizer defines P of operator 'preconditioned' only, not of {operator!r}; "
+            "drop optimizer or pass operator='preconditioned'"
+        )
+    made = optimizer
+    if operator == "preconditioned" and (optimizer is None or isinstance(optimizer, str)):
+        made = primed_optimizer(
+            model,
+            resolve_loss(loss, registry),
+            inputs,
+            targets,
+            optimizer,
+            optimizer_options,
+            components=registry,
+        )
+    elif given_options:
+        raise UsageError(
+            "optimizer_options go with a registered optimizer's name; an optimizer object "
+            "carries its own options"
+        )
+    from phasebench.hessian.curvature import build_operator
+
+    built = build_operator(
+        operator,
         model,
         resolve_loss(loss, registry),
         inputs,
         targets,
         dtype=dtype,
+        optimizer=made,
         mode=mode,
         backend=backend,
         seed=seed,
     )
     return run_estimator(
-        operator,
+        built,
         estimator,
         k,
         warm_start=warm_start,

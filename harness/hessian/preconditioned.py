@@ -5,13 +5,21 @@ estimator runs on it unchanged. With A the Hessian and P an adaptive optimizer's
 preconditioner (``phasebench.adaptive``: Adam's (1 - beta1^(t+1)) (sqrt(v_hat) + eps), the
 bias corrections it applies to its next step), the top eigenvalue is the preconditioned
 sharpness whose stability threshold is (2 + 2 beta1) / (eta (1 - beta1)) (Cohen et al. 2022).
+
+``prime(optimizer, model, loss, inputs, targets)`` gives an optimizer the state that defines P
+at theta (one step on the gradient there, undone): what every caller measuring P at theta_0
+goes through.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from phasebench.errors import UsageError
+from phasebench.hessian.batches import as_batches
 from phasebench.hessian.linear import SymmetricOperator
 from phasebench.hessian.matrix_free import ProductOperator
 
@@ -51,3 +59,33 @@ class PreconditionedOperator(ProductOperator):
         if gradient is None:
             return super().gradient()
         return self.scale * gradient()
+
+
+def prime(
+    optimizer: torch.optim.Optimizer,
+    model: torch.nn.Module,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor | Sequence[torch.Tensor],
+    targets: torch.Tensor | Sequence[torch.Tensor],
+) -> torch.optim.Optimizer:
+    """``optimizer`` (built on ``model``'s parameters) after one step on the gradient of
+    ``loss(model(inputs), targets)`` at theta, with theta and the gradients put back as they
+    were: its state (Adam's v) then defines its preconditioner P at theta. THE way P is primed
+    at theta_0: the probe's ``lr_unit`` preconditioned, ``phasebench sharpness --operator
+    preconditioned`` and ``phasebench.sharpness(operator="preconditioned")``. The batch is cast
+    to the parameters' dtype and device; the model runs in the mode it is in."""
+    params = list(model.parameters())
+    first = params[0]
+    theta = parameters_to_vector(params).detach().clone()
+    grads = [None if p.grad is None else p.grad.detach().clone() for p in params]
+    batches = as_batches(inputs, targets, first.dtype, first.device)
+    optimizer.zero_grad(set_to_none=True)
+    for batch in batches:  # the gradient of the mean loss over every batch's examples
+        (batch.weight * loss(model(batch.inputs), batch.targets)).backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        vector_to_parameters(theta, params)
+    for p, grad in zip(params, grads, strict=True):
+        p.grad = grad
+    return optimizer

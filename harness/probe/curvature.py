@@ -16,13 +16,13 @@ import math
 
 import numpy as np
 import torch
-from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from phasebench.errors import UsageError
 from phasebench.hessian.api import run_estimator
 from phasebench.hessian.blocks import parameter_blocks
 from phasebench.hessian.curvature import build_operator
 from phasebench.hessian.matrix_free import ShiftedOperator
+from phasebench.hessian.preconditioned import prime
 from phasebench.probe.problem import Problem
 from phasebench.probe.units import check_lr_unit
 
@@ -68,18 +68,10 @@ def unit_sharpness(problem: Problem, model: torch.nn.Module, generator) -> tuple
 
 def primed_optimizer(problem: Problem, model: torch.nn.Module) -> torch.optim.Optimizer:
     """The configured optimizer after one step on the sharpness batch's gradient at theta,
-    with theta put back: its state (Adam's v) is then what defines its preconditioner P at
-    theta (``lr_unit`` preconditioned). ``model`` is left as it was, its gradients cleared."""
-    theta = parameters_to_vector(model.parameters()).detach().clone()
-    optimizer = problem.optimizer(model, 1.0)
-    optimizer.zero_grad(set_to_none=True)
+    with theta put back (``phasebench.hessian.preconditioned.prime``): its state (Adam's v) is
+    then what defines its preconditioner P at theta (``lr_unit`` preconditioned)."""
     inputs, targets = problem.sharpness_batch()
-    problem.loss(model(inputs), targets).backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    with torch.no_grad():
-        vector_to_parameters(theta, model.parameters())
-    return optimizer
+    return prime(problem.optimizer(model, 1.0), model, problem.loss, inputs, targets)
 
 
 def layer_names(model: torch.nn.Module) -> list[str]:

@@ -24,7 +24,7 @@ Each table is one function of the loaded file in ``TABLES``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -112,11 +112,14 @@ def runs_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
     return out
 
 
-def step_values(run: Any) -> dict[str, np.ndarray]:
+def step_values(run: Any, layers: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """A run's per-step arrays aligned on t = 0..T (a ``RunRecord`` or a run as ``load``
     returns it): ``batch_loss`` at t is the minibatch loss at theta_t of the step t -> t+1,
-    nan at t = T, which takes no step."""
-    get = run.__getitem__ if isinstance(run, Mapping) else lambda name: getattr(run, name)
+    nan at t = T, which takes no step; then, where the run measured them (``curvature_series``),
+    ``sharpness_2`` ... ``sharpness_k``, ``layer_sharpness/<layer>`` (``layers``: the scan's
+    layer names, else their positions), ``smallest`` and ``critical_sharpness``. What the
+    loggers record of a run."""
+    get = _getter(run)
     loss = np.asarray(get("loss"), dtype=float)
     batch = np.full(loss.shape, np.nan)
     given = np.asarray(get("batch_loss"), dtype=float)[: loss.size]
@@ -127,7 +130,55 @@ def step_values(run: Any) -> dict[str, np.ndarray]:
         "sharpness": np.asarray(get("sharpness"), dtype=float),
         "hvps": np.asarray(get("hvps"), dtype=np.int64),
         "converged": np.asarray(get("converged"), dtype=bool),
+        **curvature_series(
+            loss.size,
+            get("sharpness_top_k"),
+            get("layer_sharpness"),
+            layers,
+            get("smallest"),
+            get("critical_sharpness"),
+        ),
     }
+
+
+def _getter(record: Any) -> Callable[[str], Any]:
+    """A field of a record or of a record as ``load`` returns it (None where it has none)."""
+    if isinstance(record, Mapping):
+        return record.get
+    return lambda name: getattr(record, name, None)
+
+
+#: The prefix of each layer's sharpness series (``layer_sharpness/0``, ``layer_sharpness/fc``).
+LAYER_SERIES = "layer_sharpness/"
+
+
+def curvature_series(
+    rows: int,
+    top_k: Any,
+    layer_sharpness: Any,
+    layers: Sequence[str] | None,
+    smallest: Any,
+    critical: Any,
+) -> dict[str, np.ndarray]:
+    """The opt-in curvature series of a run or a trace with ``rows`` entries, each present only
+    where it was measured: ``sharpness_2`` ... ``sharpness_k`` (columns 1.. of the (rows, k)
+    ``top_k``), ``layer_sharpness/<layer>`` (a column of the (rows, B) ``layer_sharpness``,
+    named by ``layers`` or, without them, by its position), ``smallest`` and
+    ``critical_sharpness``."""
+    out: dict[str, np.ndarray] = {}
+    top = np.asarray(top_k if top_k is not None else (), dtype=float)
+    if top.size:
+        top = top.reshape(rows, -1)
+        out.update({f"sharpness_{j + 1}": top[:, j] for j in range(1, top.shape[1])})
+    per_layer = np.asarray(layer_sharpness if layer_sharpness is not None else (), dtype=float)
+    if per_layer.size:
+        per_layer = per_layer.reshape(rows, -1)
+        names = list(layers) if layers else [str(j) for j in range(per_layer.shape[1])]
+        out.update({LAYER_SERIES + name: per_layer[:, j] for j, name in enumerate(names)})
+    for name, values in (("smallest", smallest), ("critical_sharpness", critical)):
+        if values is not None and np.size(values):
+            out[name] = np.asarray(values, dtype=float)
+    return out
 
 
 def steps_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
@@ -208,12 +259,17 @@ def points_rows(loaded: Loaded, sharp_eps: float | None = None) -> list[Row]:
 
 def trace_values(trace: Any) -> dict[str, np.ndarray]:
     """A trace's per-measurement series by name (loss, train_loss, grad_norm, sharpness (the
-    top eigenvalue), eta_t, threshold, ratio = sharpness / threshold), each aligned on
+    top eigenvalue), eta_t, threshold, ratio = sharpness / threshold, then where the trace
+    measured them ``sharpness_2`` ... ``sharpness_k``, ``layer_sharpness/<layer>``,
+    ``smallest`` and ``critical_sharpness``: ``curvature_series``), each aligned on
     ``trace.measured_step``: what the loggers record of a trace."""
-    sharp = np.asarray(trace.sharpness, dtype=float).reshape(len(trace.measured_step), -1)[:, 0]
+    rows = len(trace.measured_step)
+    top_k = np.asarray(trace.sharpness, dtype=float).reshape(rows, -1)
+    sharp = top_k[:, 0]
     threshold = np.asarray(trace.threshold, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(threshold > 0, sharp / threshold, np.nan)
+    get = _getter(trace)
     return {
         "loss": np.asarray(trace.loss, dtype=float),
         "train_loss": np.asarray(trace.train_loss, dtype=float),
@@ -222,6 +278,14 @@ def trace_values(trace: Any) -> dict[str, np.ndarray]:
         "eta_t": np.asarray(trace.eta_t, dtype=float),
         "threshold": threshold,
         "ratio": ratio,
+        **curvature_series(
+            rows,
+            top_k,
+            get("layer_sharpness"),
+            get("layers"),
+            get("smallest"),
+            get("critical_sharpness"),
+        ),
     }
 
 

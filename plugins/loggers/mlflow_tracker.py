@@ -4,14 +4,18 @@ One MLflow run per scan (one initialization and SGD seed: the configuration as p
 lambda0 and L0 as metrics, then its constants: each found one as a metric, an above-grid one
 as ``<name>_lower_bound``, every status as a tag ``<name>.status``), and nested in it one
 run per c (params: the configuration and c; metrics ``loss``, ``batch_loss``, ``sharpness``,
-``hvps``, ``converged`` at step t = 0..T, then ``eta``, ``diverged``, ``diverged_step``).
+``hvps``, ``converged`` at step t = 0..T, and where the run measured them ``sharpness_2`` ...,
+``layer_sharpness/<layer>``, ``smallest``, ``critical_sharpness``
+(``phasebench.results.tables.step_values``), then ``eta``, ``diverged``, ``diverged_step``).
 Tags ``phasebench.scan_id``, ``phasebench.run_id``, ``phasebench.point_id`` and
 ``phasebench.results`` tie each back to the HDF5 file; a resumed study adds its runs to the
 scan's existing MLflow run. Figures (``phasebench plot --logger mlflow``) are artifacts of a
 run named after the results file. A trace is a run of its own (tag ``phasebench.trace_id``;
 params: the configuration and c; metrics: ``phasebench.results.tables.trace_values`` at each
 measured step, the EoS statistics ``eos_mean``, ``eos_spread``, and each regime's start as
-``<regime>_start``).
+``<regime>_start``). A metric name keeps the characters MLflow allows (letters, digits,
+``_-./`` and spaces); any other (the parentheses of the layer ``(root)``) becomes ``_``
+(``metric_key``).
 
 By default the runs go to ``sqlite:///<results folder>/mlflow.db`` with artifacts in
 ``<results folder>/mlartifacts`` (``mlflow ui --backend-store-uri sqlite:///mlflow.db`` there
@@ -21,6 +25,7 @@ shows them); ``tracking_uri`` names any other store or server.
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 
@@ -30,6 +35,14 @@ from phasebench_builtins.loggers.naming import finite, parameters, run_name, sca
 
 PARENT = "mlflow.parentRunId"
 MAX_METRICS, MAX_PARAMS = 1000, 100  # MLflow's limits per log_batch call (tags: 100)
+#: A character MLflow does not allow in a metric's name.
+NOT_IN_KEYS = re.compile(r"[^\w\-./ ]")
+
+
+def metric_key(name: str) -> str:
+    """``name`` as an MLflow metric name (``layer_sharpness/(root)`` ->
+    ``layer_sharpness/_root_``)."""
+    return NOT_IN_KEYS.sub("_", name)
 
 
 class MlflowLogger:
@@ -48,6 +61,7 @@ class MlflowLogger:
         self.client = None
         self.experiment_id = ""
         self._parents: dict[str, str] = {}  # scan id -> its MLflow run
+        self._layers: dict[str, list[str]] = {}  # scan id -> its layers' names
         self._open: set[str] = set()  # scans whose MLflow run is not terminated yet
         self._figures = ""
 
@@ -93,6 +107,7 @@ class MlflowLogger:
         return runs[0].info.run_id if runs else None
 
     def log_scan(self, scan) -> None:
+        self._layers[scan.scan_id] = list(getattr(scan, "layers", None) or [])
         existing = self._existing(scan.scan_id)
         if existing is not None:  # a resumed study: its runs join the scan's MLflow run
             self._parents[scan.scan_id] = existing
@@ -112,8 +127,8 @@ class MlflowLogger:
         tags[PARENT] = parent
         child = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name(run.c))
         metrics = [
-            (name, value, t)
-            for name, values in step_values(run).items()
+            (metric_key(name), value, t)
+            for name, values in step_values(run, self._layers.get(run.scan_id)).items()
             for t, value in enumerate(values.astype(float).tolist())
         ]
         metrics += [
@@ -131,7 +146,7 @@ class MlflowLogger:
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=name)
         steps = [int(step) for step in trace.measured_step]
         metrics = [
-            (key, value, step)
+            (metric_key(key), value, step)
             for key, values in trace_values(trace).items()
             for step, value in zip(steps, values.tolist(), strict=True)
         ]

@@ -3,12 +3,15 @@
 Under ``log_dir`` (default ``<results folder>/tensorboard/<results stem>``) each scan is a
 folder and each of its runs a run folder ``<scan>/c=<c>``, with the scalars ``loss``,
 ``batch_loss``, ``sharpness``, ``loss_ratio`` (L_t / L0), ``sharpness_ratio``
-(lambda_t / lambda0), ``hvps`` and ``converged`` at step t = 0..T. The scan's own folder holds
+(lambda_t / lambda0), ``hvps`` and ``converged`` at step t = 0..T, and where the run measured
+them ``sharpness_2`` ... ``sharpness_k``, ``layer_sharpness/<layer>``, ``smallest`` and
+``critical_sharpness`` (``phasebench.results.tables.step_values``). The scan's own folder holds
 ``lambda0``, ``L0``, and each found constant (``c_loss``, ...) or its lower bound
 (``c_max_lower_bound``) at step 0, with the configuration and every status as text. A trace
 is a run folder ``trace <scan>/c=<c>`` with ``phasebench.results.tables.trace_values``'
 scalars (``loss``, ``train_loss``, ``grad_norm``, ``sharpness``, ``eta_t``, ``threshold``,
-``ratio``) at each measured step, its regimes as text."""
+``ratio``, and the opt-in ``sharpness_2`` ..., ``layer_sharpness/<layer>``, ``smallest``,
+``critical_sharpness``) at each measured step, its regimes as text."""
 
 from __future__ import annotations
 
@@ -32,7 +35,8 @@ class TensorBoardLogger:
         require("tensorboard", "tensorboard", "--logger tensorboard")
         results = Path(results)
         self.root = Path(log_dir) if log_dir else results.parent / "tensorboard" / results.stem
-        self._scans: dict[str, tuple[str, float, float]] = {}  # scan id -> folder, L0, lambda0
+        # scan id -> folder, L0, lambda0, the names of its layers (per-layer sharpness)
+        self._scans: dict[str, tuple[str, float, float, list[str]]] = {}
 
     @staticmethod
     def _writer(folder: Path):
@@ -45,7 +49,8 @@ class TensorBoardLogger:
 
     def log_scan(self, scan) -> None:
         folder = _folder(scan_name(scan.config))
-        self._scans[scan.scan_id] = (folder, float(scan.loss0), float(scan.lambda0))
+        layers = list(getattr(scan, "layers", None) or [])
+        self._scans[scan.scan_id] = (folder, float(scan.loss0), float(scan.lambda0), layers)
         writer = self._writer(self.root / folder)
         try:
             writer.add_text("config", json.dumps(parameters(scan.config), sort_keys=True), 0)
@@ -56,11 +61,11 @@ class TensorBoardLogger:
             writer.close()
 
     def log_run(self, run) -> None:
-        folder, loss0, lambda0 = self._scans[run.scan_id]
+        folder, loss0, lambda0, layers = self._scans[run.scan_id]
         reference = {"loss": loss0, "sharpness": lambda0}
         writer = self._writer(self.root / folder / run_name(run.c))
         try:
-            for name, values in step_values(run).items():
+            for name, values in step_values(run, layers).items():
                 for t, value in enumerate(values.tolist()):
                     value = float(value)
                     if not math.isfinite(value):
