@@ -612,3 +612,87 @@ def test_bench_benchmarks_the_estimators_on_the_preconditioned_operator(tiny, tm
             json.loads(alone.output)["eigenvalues"][0], rel=1e-10
         )
         assert rows["lanczos"].attrs["rel_err_max"] < 1e-5
+
+
+# -- --per-layer, --smallest, --critical at initialization --------------------------------------
+def _dense_hessian(subject):
+    model = subject.model.double()
+    params = list(model.parameters())
+    inputs, targets = subject.inputs.double(), subject.targets.double()
+    grads = torch.autograd.grad(subject.loss(model(inputs), targets), params, create_graph=True)
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    rows = [
+        torch.cat([h.reshape(-1) for h in torch.autograd.grad(g, params, retain_graph=True)])
+        for g in flat
+    ]
+    return torch.stack(rows).detach(), flat.detach(), model, inputs, targets
+
+
+def test_sharpness_measures_every_layer_the_smallest_and_the_critical_sharpness(tiny):
+    """Each layer's value is the top eigenvalue of its diagonal block of a dense Hessian, the
+    smallest the dense Hessian's smallest, and the critical sharpness 2 / eta_c where the loss
+    along -g first rises (checked on both sides of eta_c at the search's tolerance)."""
+    from phasebench.hessian.bench import initial_model
+    from phasebench.hessian.critical import RTOL
+
+    names = {"model": "tiny-mlp", "dataset": "tiny-gauss", "init": "tiny-init", "loss": "mse"}
+    args = [*BASE, "--examples", "32", "--json", "--dtype", "float64", "--estimator", "exact"]
+    result = runner.invoke(app, ["sharpness", *args, "--per-layer", "--smallest", "--critical"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    subject = initial_model(tiny, names, {}, 32, 0)
+    dense, gradient, model, inputs, targets = _dense_hessian(subject)
+    values = torch.linalg.eigvalsh((dense + dense.T) / 2)
+    assert out["eigenvalues"][0] == pytest.approx(float(values[-1]), rel=1e-9)
+    assert out["smallest"] == pytest.approx(float(values[0]), rel=1e-8, abs=1e-10)
+    assert float(values[0]) < 0  # tanh: the fresh model has negative curvature
+    sizes = [(name, sum(p.numel() for p in module.parameters())) for name, module in
+             model.named_children() if any(True for _ in module.parameters())]  # fmt: skip
+    assert list(out["layers"]) == [name for name, _ in sizes]
+    start = 0
+    for name, size in sizes:
+        block = dense[start : start + size, start : start + size]
+        top = float(torch.linalg.eigvalsh((block + block.T) / 2)[-1])
+        assert out["layers"][name] == pytest.approx(top, rel=1e-8), name
+        start += size
+    assert out["layer_hvps"] > 0 and out["smallest_hvps"] > 0
+    assert 2 <= out["critical_passes"] <= 10
+    eta_c = 2 / out["critical_sharpness"]
+    params = list(model.parameters())
+    pieces = torch.split(gradient, [p.numel() for p in params])
+
+    def rise(eta):
+        with torch.no_grad():
+            saved = [p.clone() for p in params]
+            for p, g in zip(params, pieces, strict=True):
+                p -= eta * g.view_as(p)
+            value = float(subject.loss(model(inputs), targets))
+            for p, s in zip(params, saved, strict=True):
+                p.copy_(s)
+            return value - float(subject.loss(model(inputs), targets))
+
+    assert rise(eta_c * (1 - 2 * RTOL)) < 0 < rise(eta_c * (1 + 2 * RTOL))
+    refused = runner.invoke(app, ["sharpness", *args, "--per-layer", "--block", "1"])
+    assert refused.exit_code == 2
+    assert refused.output.strip().splitlines() == [
+        "error: --per-layer measures every block; drop --block (or --per-layer)"
+    ]
+
+
+def test_api_measures_one_block_as_the_cli_measures_every_layer(tiny):
+    from phasebench.hessian.beside_top import layer_values
+    from phasebench.hessian.bench import initial_model
+
+    names = {"model": "tiny-mlp", "dataset": "tiny-gauss", "init": "tiny-init", "loss": "mse"}
+    subject = initial_model(tiny, names, {}, 32, 0)
+    every, _ = layer_values(
+        "hessian", subject.model, subject.loss, subject.inputs, subject.targets, "exact",
+        dtype="float64", components=tiny,
+    )  # fmt: skip
+    for name, value in every.items():
+        one = phasebench.sharpness(
+            subject.model, subject.loss, subject.inputs, subject.targets, "exact",
+            dtype="float64", block=name, components=tiny,
+        )  # fmt: skip
+        assert one.lambda_max == pytest.approx(value, rel=1e-12)
+    assert len(every) == 2

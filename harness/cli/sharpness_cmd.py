@@ -11,6 +11,7 @@ The older forms (``--model-opt KEY=JSON``, ``--opt KEY=JSON`` for the estimator,
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -78,6 +79,24 @@ Block = Annotated[
     typer.Option(
         help="Only this layer's (or parameter's) diagonal block, e.g. 0 or 0.weight.",
         show_default=False,
+    ),
+]
+PerLayer = Annotated[
+    bool,
+    typer.Option(
+        "--per-layer",
+        help="Also the top eigenvalue of every layer's (parameter block's) diagonal block.",
+    ),
+]
+Smallest = Annotated[
+    bool, typer.Option("--smallest", help="Also the smallest eigenvalue (negative curvature).")
+]
+Critical = Annotated[
+    bool,
+    typer.Option(
+        "--critical",
+        help="Also the critical sharpness 2 / eta_c along the negative gradient (SGD's first "
+        "update): a line search of at most 10 forward passes.",
     ),
 ]
 Deprecated = Annotated[
@@ -227,6 +246,60 @@ MaxMinutes = Annotated[
 ]
 
 
+def measured_beside(
+    wanted: tuple[bool, bool, bool],
+    subject: Any,
+    which: str,
+    operator: Any,
+    top: float,
+    estimator: str,
+    *,
+    seed: int,
+    options: Mapping[str, Any],
+    components: Any,
+    **operator_options: Any,
+) -> dict[str, Any]:
+    """What ``--per-layer``, ``--smallest`` and ``--critical`` (``wanted``, in that order) add
+    to the summary, by name; a value that did not converge is None (never a number)."""
+    from phasebench.hessian.beside_top import layer_values, smallest_value
+    from phasebench.hessian.critical import critical_sharpness
+
+    def number(value: float) -> float | None:
+        return value if math.isfinite(value) else None
+
+    per_layer, smallest, critical = wanted
+    out: dict[str, Any] = {}
+    common = {"seed": seed, "options": options, "components": components}
+    if per_layer:
+        layers, products = layer_values(
+            which,
+            subject.model,
+            subject.loss,
+            subject.inputs,
+            subject.targets,
+            estimator,
+            **common,
+            **operator_options,
+        )
+        out["layers"] = {name: number(value) for name, value in layers.items()}
+        out["layer_hvps"] = products
+    if smallest:
+        value, products = smallest_value(operator, top, estimator, **common)
+        out["smallest"], out["smallest_hvps"] = number(value), products
+    if critical:
+        found = critical_sharpness(
+            subject.model,
+            subject.loss,
+            subject.inputs,
+            subject.targets,
+            dtype=operator_options.get("dtype"),
+            mode=operator_options.get("mode", "eval"),
+        )
+        out["critical_sharpness"] = number(found.value) if found.converged else None
+        out["critical_passes"] = found.forward_passes
+    return out
+
+
 def check_max_minutes(value: float) -> None:
     if not value > 0:
         raise UsageError(f"--max-minutes must be a positive number, got {value}")
@@ -279,6 +352,9 @@ def sharpness_command(
     operator_name: OperatorName = "hessian",
     optimizer: OptimizerName = None,
     block: Block = None,
+    per_layer: PerLayer = False,
+    smallest: Smallest = False,
+    critical: Critical = False,
     data_dir: Annotated[str | None, typer.Option(help="Where datasets are cached.")] = None,
     opt: Qualified = None,
     model_opt: Deprecated = None,
@@ -302,6 +378,8 @@ def sharpness_command(
         components.get(kinds.of_field(field).name, name)
     check_examples(examples)
     check_max_minutes(max_minutes)
+    if per_layer and block is not None:
+        raise UsageError("--per-layer measures every block; drop --block (or --per-layer)")
     given = Options("sharpness")
     for field, pairs in (("model", model_opt), ("dataset", dataset_opt), ("init", init_opt)):
         if pairs:
@@ -329,6 +407,21 @@ def sharpness_command(
     result = run_estimator(
         operator, estimator, k, seed=seed, options=options["estimator"], components=components
     )
+    besides = measured_beside(
+        (per_layer, smallest, critical),
+        subject,
+        operator_name,
+        operator,
+        result.lambda_max,
+        estimator,
+        seed=seed,
+        options=options["estimator"],
+        components=components,
+        dtype=dtype,
+        optimizer=made,
+        mode=mode,
+        backend=backend,
+    )
     summary = {
         "model": model,
         "dataset": dataset,
@@ -342,6 +435,7 @@ def sharpness_command(
         "dtype": dtype,
         "mode": mode,
         **result.summary(),
+        **besides,
     }
     if as_json:
         typer.echo(json.dumps(summary))
@@ -350,6 +444,10 @@ def sharpness_command(
     table.add_column("quantity")
     table.add_column("value", overflow="fold")
     for key, value in summary.items():
+        if key == "layers":  # one row per block
+            for name, top in value.items():
+                table.add_row(literal(f"layer {name}"), "nan" if top is None else f"{top:.6g}")
+            continue
         if isinstance(value, list):
             shown = ", ".join(f"{x:.6g}" for x in value)
         else:

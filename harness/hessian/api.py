@@ -148,6 +148,7 @@ def sharpness(
     operator: str = "hessian",
     optimizer: str | torch.optim.Optimizer | None = None,
     optimizer_options: Mapping[str, Any] | None = None,
+    block: str | Sequence[str] | None = None,
     **options: Any,
 ) -> SharpnessResult:
     """The k top eigenvalues of the Hessian of ``loss(model(inputs), targets)`` (or of another
@@ -167,7 +168,10 @@ def sharpness(
     ``{"gi": True}`` for GI-Adam), primed at theta from one gradient on (inputs, targets) in the
     model's dtype, the step undone (as the probe's ``lr_unit`` preconditioned); or an
     optimizer of ``model``'s parameters whose current state defines P. The model is not
-    modified.
+    modified. ``block``: only that layer's (or parameter's) diagonal block of the operator
+    (a name of ``phasebench.hessian.blocks.parameter_blocks(model)``, e.g. ``"0"`` or
+    ``"0.weight"``); every layer's, the smallest eigenvalue and the critical sharpness:
+    ``phasebench.hessian.beside_top`` and ``phasebench.hessian.critical``.
     """
     registry = _components(components)
     given_options = optimizer_options is not None
@@ -202,6 +206,7 @@ def sharpness(
         targets,
         dtype=dtype,
         optimizer=made,
+        block=block,
         mode=mode,
         backend=backend,
         seed=seed,
