@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, make_dataclass, replace
+from dataclasses import MISSING, dataclass, field, fields, make_dataclass, replace
 from typing import Any
 
 from phasebench import kinds
@@ -213,6 +213,21 @@ ProbeConfig = make_dataclass(
     kw_only=True,
 )
 ProbeConfig.__module__ = __name__  # pickled by reference: phasebench.config.ProbeConfig
+
+
+def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored configuration dict with the fields it lacks at their defaults: a file written
+    before a field existed (``sharpness_batch``, say) ran with its default, so the same model
+    and protocol compare equal across versions."""
+    out = dict(config)
+    for f in fields(ProbeConfig):
+        if f.name in out:
+            continue
+        if f.default is not MISSING:
+            out[f.name] = list(f.default) if isinstance(f.default, tuple) else f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return out
 
 
 def value_at(config: Mapping[str, Any], key: str) -> Any:

@@ -82,3 +82,18 @@ def test_distinct_configurations_get_distinct_ids(width, depth, c, seed):
 def test_component_label():
     assert ComponentSpec.of("fcn", {"width": 8, "depth": 2}).label() == "fcn(depth=2,width=8)"
     assert ComponentSpec.of("mse").label() == "mse"
+
+
+def test_a_stored_configuration_of_an_older_version_reads_with_its_missing_fields_at_default():
+    """A file written before ``sharpness_batch`` (or any later field) existed ran with the
+    default, so its configuration compares equal to today's (plots group such points)."""
+    import json
+
+    from phasebench.config import with_defaults
+
+    today = json.loads(make().to_json())
+    older = {k: v for k, v in today.items() if k not in ("sharpness_batch", "density_steps")}
+    assert with_defaults(older) == today
+    assert with_defaults(today) == today
+    changed = {**older, "c": 3.0}
+    assert with_defaults(changed) != today  # a stored value is never replaced

@@ -680,8 +680,8 @@ def test_sharpness_measures_every_layer_the_smallest_and_the_critical_sharpness(
 
 
 def test_api_measures_one_block_as_the_cli_measures_every_layer(tiny):
-    from phasebench.hessian.beside_top import layer_values
     from phasebench.hessian.bench import initial_model
+    from phasebench.hessian.beside_top import layer_values
 
     names = {"model": "tiny-mlp", "dataset": "tiny-gauss", "init": "tiny-init", "loss": "mse"}
     subject = initial_model(tiny, names, {}, 32, 0)

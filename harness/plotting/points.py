@@ -15,6 +15,7 @@ import numpy as np
 
 from phasebench.analysis.aggregates import Aggregate
 from phasebench.analysis.labels import COMPONENTS, WORDS, component_label, describe, wrap
+from phasebench.config import with_defaults
 from phasebench.results.summary import PointSummary, point_summaries, scan_summaries
 
 #: The model options that place a point on the phase diagram's x axis.
@@ -48,7 +49,9 @@ class PointView:
 
     @property
     def config(self) -> dict[str, Any]:
-        return self.summary.config
+        """The point's configuration, with the fields an older file did not store at their
+        defaults (``with_defaults``): points of two versions' files group together."""
+        return with_defaults(self.summary.config)
 
     @property
     def model_options(self) -> dict[str, Any]:
