@@ -362,3 +362,12 @@ SECOND: dict[str, list[str]] = {
 #: --beside``): the same fcn-He points in Hessian, GGN and critical units, one panel each. It
 #: hangs on the last of the three that ``make reproduce`` runs.
 BESIDE: dict[str, list[str]] = {"fcn-he-critical": ["fcn-he", "fcn-he-ggn"]}
+
+#: Experiments whose points differ in one key (an ``--axis`` sweep): their phase diagram is
+#: drawn against it (``phasebench plot --x KEY``) instead of as points named by their hashes.
+PLOT_X: dict[str, str] = {
+    "fcn-batch-size": "batch_size",
+    "fcn-sharpness-examples": "sharpness_examples",
+    "fcn-norm": "model.norm",
+    "resnet-norm": "model.norm",
+}

@@ -18,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from experiments import BESIDE, EXPERIMENTS, SECOND  # noqa: E402
+from experiments import BESIDE, EXPERIMENTS, PLOT_X, SECOND  # noqa: E402
 
 ALL = {**EXPERIMENTS, **SECOND}
 
@@ -80,7 +80,8 @@ def main() -> None:
         beside_flags = [
             flag for path in beside if path.exists() for flag in ("--beside", str(path))
         ]
-        phasebench("plot", str(out), "--out-dir", str(figures), *beside_flags)
+        x_flags = ["--x", PLOT_X[name]] if name in PLOT_X else []
+        phasebench("plot", str(out), "--out-dir", str(figures), *beside_flags, *x_flags)
     subprocess.run([sys.executable, str(HERE / "report.py")], check=True)
 
 
