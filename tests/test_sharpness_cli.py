@@ -407,20 +407,24 @@ PRECONDITIONED = [
 ]  # fmt: skip
 
 
-def _dense_preconditioned(subject, betas, eps, gi):
-    """lambda_max(P^-1/2 H P^-1/2) written out: H by double backward, P from Adam's formula
-    after one step on g0 (v_1 = (1 - beta2) g0^2, GI-Adam: g0^2; t = 1), in float64."""
+def _dense_hessian(subject):
+    """(H, g, the float64 model, inputs, targets) of a fresh subject: H by double backward."""
     model = subject.model.double()
     params = list(model.parameters())
     inputs, targets = subject.inputs.double(), subject.targets.double()
     grads = torch.autograd.grad(subject.loss(model(inputs), targets), params, create_graph=True)
     flat = torch.cat([g.reshape(-1) for g in grads])
-    dense = torch.stack(
-        [
-            torch.cat([h.reshape(-1) for h in torch.autograd.grad(g, params, retain_graph=True)])
-            for g in flat
-        ]
-    )
+    rows = [
+        torch.cat([h.reshape(-1) for h in torch.autograd.grad(g, params, retain_graph=True)])
+        for g in flat
+    ]
+    return torch.stack(rows).detach(), flat.detach(), model, inputs, targets
+
+
+def _dense_preconditioned(subject, betas, eps, gi):
+    """lambda_max(P^-1/2 H P^-1/2) written out: H by double backward, P from Adam's formula
+    after one step on g0 (v_1 = (1 - beta2) g0^2, GI-Adam: g0^2; t = 1), in float64."""
+    dense, flat, *_ = _dense_hessian(subject)
     g0 = flat.detach()
     beta1, beta2 = betas
     v1 = g0**2 if gi else (1 - beta2) * g0**2
@@ -615,19 +619,6 @@ def test_bench_benchmarks_the_estimators_on_the_preconditioned_operator(tiny, tm
 
 
 # -- --per-layer, --smallest, --critical at initialization --------------------------------------
-def _dense_hessian(subject):
-    model = subject.model.double()
-    params = list(model.parameters())
-    inputs, targets = subject.inputs.double(), subject.targets.double()
-    grads = torch.autograd.grad(subject.loss(model(inputs), targets), params, create_graph=True)
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    rows = [
-        torch.cat([h.reshape(-1) for h in torch.autograd.grad(g, params, retain_graph=True)])
-        for g in flat
-    ]
-    return torch.stack(rows).detach(), flat.detach(), model, inputs, targets
-
-
 def test_sharpness_measures_every_layer_the_smallest_and_the_critical_sharpness(tiny):
     """Each layer's value is the top eigenvalue of its diagonal block of a dense Hessian, the
     smallest the dense Hessian's smallest, and the critical sharpness 2 / eta_c where the loss
