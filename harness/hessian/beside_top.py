@@ -13,7 +13,7 @@ An estimate that did not converge gives nan: it is never reported as a value.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -58,6 +58,17 @@ def layer_values(
     return values, products
 
 
+def smallest_of(operator: Any, top: float, estimate: Callable[[Any], Any]) -> tuple[float, Any]:
+    """(the smallest eigenvalue of ``operator``, nan unless the estimate converged; the
+    estimate) from ``estimate(s I - operator)`` with s = 2 |``top``|: its top eigenvalue is
+    s - lambda_min, found to a tolerance relative to the whole spectrum's spread, so a
+    smallest eigenvalue of 0 converges too. The probe and ``smallest_value`` both use it."""
+    shift = 2 * abs(top)
+    result = estimate(ShiftedOperator(operator, shift))
+    value = _value(result)
+    return (shift - value if math.isfinite(value) else math.nan), result
+
+
 def smallest_value(
     operator: Any,
     top: float,
@@ -70,14 +81,11 @@ def smallest_value(
     """(the smallest eigenvalue of ``operator``, the products spent) given its top one."""
     if not math.isfinite(top):
         return math.nan, 0
-    shift = 2 * abs(top)
-    result = run_estimator(
-        ShiftedOperator(operator, shift),
-        estimator,
-        1,
-        seed=seed,
-        options=options,
-        components=components,
+    value, result = smallest_of(
+        operator,
+        top,
+        lambda shifted: run_estimator(
+            shifted, estimator, 1, seed=seed, options=options, components=components
+        ),
     )
-    value = _value(result)
-    return (shift - value if math.isfinite(value) else math.nan), result.hvps
+    return value, result.hvps

@@ -19,9 +19,9 @@ import torch
 
 from phasebench.errors import UsageError
 from phasebench.hessian.api import run_estimator
+from phasebench.hessian.beside_top import smallest_of
 from phasebench.hessian.blocks import parameter_blocks
 from phasebench.hessian.curvature import build_operator
-from phasebench.hessian.matrix_free import ShiftedOperator
 from phasebench.hessian.preconditioned import prime
 from phasebench.probe.problem import Problem
 from phasebench.probe.units import check_lr_unit
@@ -138,10 +138,9 @@ def smallest_estimate(
     )
     if top is None or not math.isfinite(top):
         top = float(_estimate(problem, operator, generator).lambda_max)
-    shift = 2 * abs(top)
-    result = _estimate(problem, ShiftedOperator(operator, shift), generator, warm, vectors)
-    value = shift - float(result.lambda_max)
-    return (value if result.converged and math.isfinite(value) else math.nan), result
+    return smallest_of(
+        operator, top, lambda shifted: _estimate(problem, shifted, generator, warm, vectors)
+    )
 
 
 def smallest_eigenvalue(
