@@ -690,7 +690,7 @@ def units_section() -> str:
         "critical": points_of(names[1]),
     }
     source = {"hessian": "fcn-he", "ggn": names[0], "critical": names[1]}
-    lines = []
+    lines, in_order = [], {}
     for unit, points in by_unit.items():
         dw = np.array([option(p, "depth") / option(p, "width") for p in points])
         c_loss = np.array([p.aggregates["c_loss"].mean for p in points])
@@ -703,6 +703,7 @@ def units_section() -> str:
             1.0 if unit == "hessian" else np.mean([s.lambda_unit / s.lambda0 for s in p.scans])
             for p in points
         ]
+        in_order[unit] = ([c_loss[i] for i in order], [unit_ratio[i] for i in order])
         lines.append(
             f"| {unit} | "
             + " | ".join(f"{unit_ratio[i]:.3f}" for i in order)
@@ -748,7 +749,7 @@ def units_section() -> str:
             *tables,
             "- Does the sharpness-reduction phase still open with d/w in these units? The last "
             "column: lambda_10 / lambda_0 at c = 1 falls monotonically as d/w grows.",
-            critical_reading(by_unit["critical"]),
+            critical_reading(*in_order["critical"]),
             "",
             cost(*names),
             "",
@@ -759,12 +760,10 @@ def units_section() -> str:
     )
 
 
-def critical_reading(points: list[PointSummary]) -> str:
-    """Where c_loss sits in critical units: c = 2 is, by the line search's definition, the
-    step at which the first update raises the loss."""
-    points = sorted(points, key=lambda p: option(p, "depth") / option(p, "width"))
-    c_loss = [p.aggregates["c_loss"].mean for p in points]
-    ratios = [np.mean([s.lambda_unit / s.lambda0 for s in p.scans]) for p in points]
+def critical_reading(c_loss: Sequence[float], ratios: Sequence[float]) -> str:
+    """Where c_loss sits in critical units (``c_loss`` and lambda_c / lambda0 by point, from
+    the shallowest to the deepest): c = 2 is, by the line search's definition, the step at
+    which the first update raises the loss."""
     near = all(abs(c - 2) <= 0.3 for c in c_loss)
     return (
         "- In critical units c_loss is "
