@@ -9,6 +9,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,7 @@ class PointView:
         """Each critical constant over the point's seeds (``phasebench.analysis.aggregates``)."""
         return self.summary.aggregates
 
-    @property
+    @cached_property
     def config(self) -> dict[str, Any]:
         """The point's configuration, with the fields an older file did not store at their
         defaults (``with_defaults``): points of two versions' files group together."""
